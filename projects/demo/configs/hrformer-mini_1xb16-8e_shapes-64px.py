@@ -1,0 +1,46 @@
+# A small HRFormer classifier trained on the generated shapes set (see ../README.md); mmpretrain.
+_base_ = ['mmpretrain::_base_/default_runtime.py']
+
+custom_imports = dict(imports=['mmhrformer'], allow_failed_imports=False)
+
+# "mini": a preset of our own, narrower and shallower than HRFormer-T, to train in a minute on CPU.
+channels = [16, 32, 64, 128]
+model = dict(
+    type='ImageClassifier',
+    backbone=dict(
+        type='mmhrformer.HRFormer',
+        arch=dict(channels=channels, num_heads=[1, 2, 4, 8], mlp_ratios=[2, 2, 2, 2],
+                  num_modules=[1, 1, 1], num_blocks=[1, 1, 1]),
+        window_size=4),
+    neck=dict(type='mmhrformer.HRFormerClsNeck', in_channels=channels, planes=[8, 16, 32, 64],
+              out_channels=256),
+    head=dict(type='LinearClsHead', num_classes=3, in_channels=256,
+              loss=dict(type='CrossEntropyLoss'), topk=(1, )))
+
+data_root = 'data/demo/shapes'
+data_preprocessor = dict(num_classes=3, mean=[127.5] * 3, std=[127.5] * 3, to_rgb=True)
+train_pipeline = [dict(type='LoadImageFromFile'), dict(type='RandomFlip', prob=0.5),
+                  dict(type='PackInputs')]
+test_pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
+train_dataloader = dict(
+    batch_size=16, num_workers=0, persistent_workers=False,
+    dataset=dict(type='CustomDataset', data_root=data_root, data_prefix='train',
+                 pipeline=train_pipeline),
+    sampler=dict(type='DefaultSampler', shuffle=True))
+val_dataloader = dict(
+    batch_size=16, num_workers=0, persistent_workers=False,
+    dataset=dict(type='CustomDataset', data_root=data_root, data_prefix='val',
+                 pipeline=test_pipeline),
+    sampler=dict(type='DefaultSampler', shuffle=False))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='Accuracy', topk=(1, ))
+test_evaluator = val_evaluator
+
+optim_wrapper = dict(optimizer=dict(type='AdamW', lr=2e-3, weight_decay=0.05))
+param_scheduler = dict(type='CosineAnnealingLR', by_epoch=True, T_max=8)
+train_cfg = dict(by_epoch=True, max_epochs=8, val_interval=4)
+val_cfg = dict()
+test_cfg = dict()
+default_hooks = dict(logger=dict(type='LoggerHook', interval=5),
+                     checkpoint=dict(type='CheckpointHook', interval=4))
+randomness = dict(seed=0)

@@ -1,0 +1,77 @@
+"""Same weights in, same features out: mmpose 1.3.2's HRFormer -> converter -> ours."""
+import pytest
+import torch
+from mmengine.hub import get_config
+
+from mmhrformer.checkpoint import convert_mmpose, convert_state_dict
+from mmhrformer.models import HRFormer
+
+MMPOSE_CONFIGS = {
+    'small': 'mmpose::body_2d_keypoint/topdown_heatmap/coco/td-hm_hrformer-small_8xb32-210e_coco-256x192.py',
+    'base': 'mmpose::body_2d_keypoint/topdown_heatmap/coco/td-hm_hrformer-base_8xb32-210e_coco-256x192.py',
+}
+
+
+def build_mmpose_backbone(arch):
+    """mmpose's HRFormer exactly as its COCO config builds it (SyncBN -> BN for one process)."""
+    from mmpose.registry import MODELS
+    cfg = get_config(MMPOSE_CONFIGS[arch]).model.backbone
+    cfg.norm_cfg = dict(type='BN', requires_grad=True)
+    return MODELS.build(cfg)
+
+
+def perturb(model, seed=0):
+    """Moves every weight and BatchNorm statistic away from its initial value."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if not tensor.is_floating_point():
+                continue
+            noise = torch.randn(tensor.shape, generator=generator)
+            if name.endswith('running_var'):
+                tensor.copy_(0.5 + noise.abs())
+            else:
+                tensor.add_(0.05 * noise)
+    model.eval()  # mmpose's HRNet.train() returns None, so this is not chained
+    return model
+
+
+def relative_difference(ours, theirs):
+    return ((ours - theirs).norm() / theirs.norm()).item()
+
+
+@pytest.fixture(scope='module', params=['small', 'base'])
+def both_models(request):
+    torch.manual_seed(0)
+    theirs = perturb(build_mmpose_backbone(request.param))
+    ours = HRFormer(request.param, out_indices=(0, )).eval()
+    ours.load_state_dict(convert_mmpose(theirs.state_dict()), strict=True)
+    return ours, theirs
+
+
+@pytest.mark.parametrize('height,width', [(256, 192), (224, 224), (320, 160)])
+def test_same_weights_give_the_same_highest_resolution_map(both_models, height, width):
+    ours, theirs = both_models
+    x = torch.randn(1, 3, height, width, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected = theirs(x)[0]
+        actual = ours(x)[0]
+    assert actual.shape == expected.shape
+    assert relative_difference(actual, expected) < 1e-4
+
+
+def test_full_pose_model_keeps_the_head_and_prefix():
+    theirs = build_mmpose_backbone('small')
+    state = {f'backbone.{k}': v for k, v in theirs.state_dict().items()}
+    state['head.final_layer.weight'] = torch.zeros(17, 32, 1, 1)
+    converted = convert_state_dict(state, 'mmpose')
+    assert converted['head.final_layer.weight'] is state['head.final_layer.weight']
+    assert 'backbone.stem.0.conv.weight' in converted
+
+
+def test_unmappable_keys_are_listed():
+    state = build_mmpose_backbone('small').state_dict()
+    state['extra_layer.weight'] = torch.zeros(1)
+    state['stage2.0.branches.0.0.attn.attn.gate.weight'] = torch.zeros(1)
+    with pytest.raises(KeyError, match=r"2 checkpoint keys cannot be mapped.*'extra_layer.weight'"):
+        convert_mmpose(state)

@@ -1,0 +1,168 @@
+import pytest
+import torch
+import torch.nn as nn
+
+from mmhrformer.models import HRFormer
+
+#: The paper's pose model sizes (Table 2: backbone + 1x1 heatmap conv to 17 keypoints), in M.
+PAPER_POSE_PARAMS = {'tiny': 2.5, 'small': 7.8, 'base': 43.2}
+
+TINY_CUSTOM = dict(channels=[8, 16, 24, 32], num_heads=[1, 2, 2, 4], mlp_ratios=[2, 2, 2, 2],
+                   num_modules=[1, 1, 1], num_blocks=[1, 1, 1])
+
+
+def count_params(module):
+    return sum(p.numel() for p in module.parameters())
+
+
+@pytest.mark.parametrize('arch', ['tiny', 'small', 'base'])
+def test_pose_model_params_match_paper(arch):
+    backbone = HRFormer(arch, out_indices=(0, ))
+    head = nn.Conv2d(backbone.out_channels[0], 17, 1)
+    total = (count_params(backbone) + count_params(head)) / 1e6
+    assert abs(total - PAPER_POSE_PARAMS[arch]) < 0.1, f'{arch}: {total:.3f} M'
+
+
+@pytest.mark.parametrize('alias,name', [('t', 'tiny'), ('S', 'small'), ('b', 'base')])
+def test_short_aliases(alias, name):
+    assert HRFormer(alias).arch == HRFormer(name).arch
+
+
+@pytest.mark.parametrize('height,width', [(64, 64), (97, 131), (33, 45), (7, 7)])
+def test_any_input_size_gives_four_finite_deterministic_maps(height, width):
+    torch.manual_seed(0)
+    model = HRFormer(TINY_CUSTOM).eval()
+    x = torch.randn(2, 3, height, width)
+    with torch.no_grad():
+        outs, again = model(x), model(x)
+    size = (height, width)
+    for level, (out, repeat) in enumerate(zip(outs, again)):
+        size = tuple(-(-s // 2) for s in size) if level else tuple(-(-s // 4) for s in size)
+        assert out.shape == (2, TINY_CUSTOM['channels'][level], *size)
+        assert torch.isfinite(out).all()
+        assert torch.equal(out, repeat)
+
+
+def test_out_indices_select_and_order_streams():
+    model = HRFormer(TINY_CUSTOM, out_indices=(3, 0)).eval()
+    outs = model(torch.randn(1, 3, 64, 64))
+    assert [o.shape[1] for o in outs] == [32, 8]
+    assert model.out_channels == (32, 8)
+
+
+def test_pose_backbone_has_no_unused_parameters():
+    model = HRFormer(TINY_CUSTOM, out_indices=(0, ))
+    model(torch.randn(2, 3, 32, 32))[0].sum().backward()
+    assert all(p.grad is not None for p in model.parameters())
+
+
+def test_gradients_reach_every_parameter():
+    model = HRFormer(TINY_CUSTOM, drop_path_rate=0.1)
+    model.train()
+    outs = model(torch.randn(2, 3, 40, 40))
+    sum(o.sum() for o in outs).backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.any()]
+    assert not missing
+
+
+@pytest.mark.parametrize('frozen_stages', [0, 2, 4])
+def test_frozen_stages_freeze_stem_stages_and_transitions(frozen_stages):
+    model = HRFormer(TINY_CUSTOM, frozen_stages=frozen_stages)
+    model.train()
+    frozen = ['stem'] + [f'stage{i}' for i in range(1, frozen_stages + 1)] + \
+             [f'transition{i}' for i in range(1, min(frozen_stages, 3) + 1)]
+    for name, module in model.named_children():
+        params = list(module.parameters())
+        if name in frozen:
+            assert not module.training and all(not p.requires_grad for p in params), name
+        else:
+            assert module.training and all(p.requires_grad for p in params), name
+
+
+def test_frozen_stem_keeps_its_statistics_in_training():
+    model = HRFormer(TINY_CUSTOM, frozen_stages=0)
+    model.train()
+    stats = model.stem[0].bn.running_mean.clone()
+    model(torch.randn(2, 3, 32, 32))
+    assert torch.equal(stats, model.stem[0].bn.running_mean)
+
+
+def test_norm_eval_keeps_batchnorm_in_eval_mode():
+    model = HRFormer(TINY_CUSTOM, norm_eval=True)
+    model.train()
+    norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert norms and all(not m.training for m in norms)
+    assert all(m.training for m in model.modules() if isinstance(m, nn.LayerNorm))
+
+
+def test_with_cp_gives_the_same_outputs_and_gradients():
+    torch.manual_seed(0)
+    plain = HRFormer(TINY_CUSTOM)
+    checkpointed = HRFormer(TINY_CUSTOM, with_cp=True)
+    checkpointed.load_state_dict(plain.state_dict())
+    x = torch.randn(2, 3, 32, 48)
+    outputs = []
+    for model in (plain, checkpointed):
+        model.train()
+        out = model(x)
+        sum(o.square().sum() for o in out).backward()
+        outputs.append((out, {n: p.grad for n, p in model.named_parameters()}))
+    for a, b in zip(outputs[0][0], outputs[1][0]):
+        torch.testing.assert_close(a, b)
+    for name, grad in outputs[0][1].items():
+        torch.testing.assert_close(grad, outputs[1][1][name], msg=name)
+
+
+def test_drop_path_is_active_only_in_training():
+    torch.manual_seed(0)
+    model = HRFormer(TINY_CUSTOM, drop_path_rate=0.9, norm_eval=True)
+    x = torch.randn(1, 3, 32, 32)
+    model.train()
+    assert not torch.equal(model(x)[0], model(x)[0])
+    model.eval()
+    assert torch.equal(model(x)[0], model(x)[0])
+
+
+def test_drop_path_rate_rises_linearly_over_the_blocks():
+    model = HRFormer('small', drop_path_rate=0.3)
+    rates = [block.drop_path.drop_prob for block in model.stage4[-1].branches[0]]
+    first = model.stage2[0].branches[0][0].drop_path.drop_prob
+    assert first == 0.
+    assert rates[-1] == pytest.approx(0.3)
+
+
+def test_conv_block_ablation_is_a_config_change():
+    model = HRFormer(TINY_CUSTOM, block_type='ConvBasicBlock')
+    assert not any('attn' in name for name, _ in model.named_parameters())
+    outs = model(torch.randn(2, 3, 32, 32))
+    assert len(outs) == 4
+
+
+def test_per_stream_window_size():
+    model = HRFormer(TINY_CUSTOM, window_size=[15, 7, 7, 7])
+    assert model.stage2[0].branches[0][0].attn.window_size == (15, 15)
+    assert model.stage2[0].branches[1][0].attn.window_size == (7, 7)
+
+
+@pytest.mark.parametrize('kwargs,message', [
+    (dict(arch='huge'), r"arch='huge' is not one of \['b', 'base', 's', 'small', 't', 'tiny'\]"),
+    (dict(arch={k: v for k, v in TINY_CUSTOM.items() if k != 'num_heads'}),
+     r"lacks the keys \['num_heads'\]"),
+    (dict(arch={**TINY_CUSTOM, 'channels': [8, 16, 24]}), r"arch\['channels'\] must have 4 values"),
+    (dict(arch={**TINY_CUSTOM, 'depth': 3}), r"unknown keys \['depth'\]"),
+    (dict(arch={**TINY_CUSTOM, 'num_heads': [3, 2, 2, 4]}), 'divisible'),
+    (dict(out_indices=(0, 4)), r'out_indices \(0, 4\) has 4.*0\.\.3'),
+    (dict(window_size=0), r'window_size must be an int >= 1.*got 0'),
+    (dict(window_size=[7, 7]), r'window_size must be .*one per stream.*got \[7, 7\]'),
+    (dict(frozen_stages=5), r'frozen_stages must be in \[-1, 4\], got 5'),
+    (dict(upsample_mode='cubic'), "upsample_mode must be 'bilinear' or 'nearest', got 'cubic'"),
+])
+def test_bad_arguments_name_the_argument_and_the_valid_choices(kwargs, message):
+    kwargs.setdefault('arch', TINY_CUSTOM)
+    with pytest.raises((ValueError, TypeError), match=message):
+        HRFormer(**kwargs)
+
+
+def test_unknown_block_type_is_reported():
+    with pytest.raises(KeyError, match="block_type='Transformer' is not registered"):
+        HRFormer(TINY_CUSTOM, block_type='Transformer')
