@@ -1,0 +1,26 @@
+# Faster R-CNN with HRFormer-S (mmhrformer) and mmdet's HRFPN neck, COCO, 1x schedule.
+# No published HRFormer detector exists: this is ours, mmdet's HRNetV2p config with the backbone
+# swapped (HRFPN fuses the four streams as it does for HRNet).
+_base_ = ['mmdet::hrnet/faster-rcnn_hrnetv2p-w18-1x_coco.py']
+
+custom_imports = dict(imports=['mmhrformer'], allow_failed_imports=False)
+
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='mmhrformer.HRFormer',
+        arch='small',
+        drop_path_rate=0.2,
+        upsample_mode='nearest',
+        norm_cfg=dict(type='BN', requires_grad=True),
+        # ImageNet-pretrained weights: see README ("Checkpoints"), then
+        # init_cfg=dict(type='Pretrained', checkpoint='<converted file>')
+        init_cfg=None),
+    neck=dict(in_channels=[32, 64, 128, 256]))
+
+# AdamW for the transformer backbone, as mmdet's Swin detectors.
+optim_wrapper = dict(
+    _delete_=True,
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),
+    paramwise_cfg=dict(custom_keys={'relative_position_bias_table': dict(decay_mult=0.)}))
