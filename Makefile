@@ -3,7 +3,7 @@ VENV   := .venv
 PYTHON := $(VENV)/bin/python
 READY  := $(VENV)/.setup-complete
 
-.PHONY: setup demo test clean-venv
+.PHONY: setup demo demo-cls test clean-venv
 
 # The stack is (re)installed when the set-up script or a requirements file changes.
 setup: $(READY)
@@ -12,7 +12,10 @@ $(READY): scripts/setup_env.sh setup.py $(wildcard requirements/*.txt)
 	touch $@
 
 demo: setup
-	$(PYTHON) projects/demo/run_demo.py
+	$(PYTHON) projects/demo/run_demo.py --task pose
+
+demo-cls: setup
+	$(PYTHON) projects/demo/run_demo.py --task cls
 
 test: setup
 	$(PYTHON) -m pytest tests

@@ -6,6 +6,7 @@ custom_imports = dict(imports=['mmhrformer'], allow_failed_imports=False)
 
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 model = dict(
+    pretrained=None,  # the HRNet weights of the parent config: not ours
     backbone=dict(
         _delete_=True,
         type='mmhrformer.HRFormer',

@@ -11,6 +11,7 @@ custom_imports = dict(imports=['mmhrformer'], allow_failed_imports=False)
 crop_size = (512, 512)
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 model = dict(
+    pretrained=None,  # the HRNet weights of the parent config: not ours
     data_preprocessor=dict(size=crop_size),
     backbone=dict(
         _delete_=True,
@@ -22,9 +23,16 @@ model = dict(
         # ImageNet-pretrained weights: see README ("Checkpoints"), then
         # init_cfg=dict(type='Pretrained', checkpoint='<converted file>')
         init_cfg=None),
+    # a list replaces the parent's list whole, so both heads are spelled out
     decode_head=[
-        dict(in_channels=[32, 64, 128, 256], channels=480, num_classes=150),
-        dict(in_channels=[32, 64, 128, 256], num_classes=150),
+        dict(type='FCNHead', in_channels=[32, 64, 128, 256], channels=480, in_index=(0, 1, 2, 3),
+             input_transform='resize_concat', kernel_size=1, num_convs=1, concat_input=False,
+             dropout_ratio=-1, num_classes=150, norm_cfg=norm_cfg, align_corners=False,
+             loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4)),
+        dict(type='OCRHead', in_channels=[32, 64, 128, 256], in_index=(0, 1, 2, 3),
+             input_transform='resize_concat', channels=512, ocr_channels=256, dropout_ratio=-1,
+             num_classes=150, norm_cfg=norm_cfg, align_corners=False,
+             loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
     ])
 
 train_dataloader = dict(batch_size=2)

@@ -1,6 +1,11 @@
-"""An ImageNet-style folder data set of shapes: ``root/{split}/{class}/{index}.png``.
+"""Classification data sets of shapes, in two on-disk formats of mmpretrain.
 
-mmpretrain's ``CustomDataset`` reads it with ``data_prefix=split`` (classes from the folder names).
+- a folder per class, ``root/{split}/{class}/{index}.png``, which ``CustomDataset`` reads with
+  ``data_prefix=split`` (classes from the folder names);
+- ImageNet's layout, ``root/train/{wnid}/*.JPEG``, ``root/val/*.JPEG`` and ``root/meta/{split}.txt``
+  (``relative/path label`` per line), which ``ImageNet(split=...)`` reads, with ImageNet's labels
+  0, 1, 2 for the shapes.
+
 The class is visible only in the image: every shape is drawn at a random place, size and colour
 over a random textured background.
 """
@@ -33,6 +38,12 @@ def _draw_shape(draw: ImageDraw.ImageDraw, shape: str, rng: np.random.Generator,
                      fill=color)
 
 
+def _shape_image(rng: np.random.Generator, shape: str, size: int) -> Image.Image:
+    image = _background(rng, size)
+    _draw_shape(ImageDraw.Draw(image), shape, rng, size)
+    return image
+
+
 def write_classification_set(root: str, num_per_class: Dict[str, int], size: int = 64,
                              seed: int = 0) -> Path:
     """Writes ``num_per_class[split]`` PNG images of each class of :data:`SHAPE_CLASSES` per split.
@@ -46,7 +57,29 @@ def write_classification_set(root: str, num_per_class: Dict[str, int], size: int
             folder = root / split / shape
             folder.mkdir(parents=True, exist_ok=True)
             for index in range(count):
-                image = _background(rng, size)
-                _draw_shape(ImageDraw.Draw(image), shape, rng, size)
-                image.save(folder / f'{index:04d}.png')
+                _shape_image(rng, shape, size).save(folder / f'{index:04d}.png')
+    return root
+
+
+def write_imagenet_set(root: str, num_per_class: Dict[str, int], size: int = 64,
+                       seed: int = 0) -> Path:
+    """Writes ``num_per_class['train' | 'val']`` JPEG images per shape in ImageNet's layout.
+
+    The same arguments give the same bytes. Returns ``root`` as a ``Path``.
+    """
+    root = Path(root)
+    (root / 'meta').mkdir(parents=True, exist_ok=True)
+    for split_index, (split, count) in enumerate(sorted(num_per_class.items())):
+        rng = np.random.default_rng([seed, split_index])
+        lines = []
+        for label, shape in enumerate(SHAPE_CLASSES):
+            for index in range(count):
+                if split == 'train':
+                    path = f'n{label:08d}/n{label:08d}_{index}.JPEG'
+                else:
+                    path = f'ILSVRC2012_{split}_{label * count + index + 1:08d}.JPEG'
+                (root / split / path).parent.mkdir(parents=True, exist_ok=True)
+                _shape_image(rng, shape, size).save(root / split / path, quality=95)
+                lines.append(f'{path} {label}')
+        (root / 'meta' / f'{split}.txt').write_text('\n'.join(lines) + '\n')
     return root

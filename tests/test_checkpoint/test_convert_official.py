@@ -1,4 +1,6 @@
 """Official HRFormer checkpoints (random, perturbed) give the official outputs in our models."""
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -17,12 +19,11 @@ def relative_difference(ours, theirs):
 
 
 def build_classifier(arch):
+    """Our mmpretrain ImageNet classifier, exactly as configs/mmpretrain builds it."""
+    from mmengine.config import Config
     from mmpretrain.registry import MODELS
-    return MODELS.build(dict(
-        type='ImageClassifier',
-        backbone=dict(type='mmhrformer.HRFormer', arch=arch, **OFFICIAL_SETTINGS['cls']),
-        neck=dict(type='mmhrformer.HRFormerClsNeck', in_channels=ARCHS[arch]['channels']),
-        head=dict(type='LinearClsHead', num_classes=1000, in_channels=2048)))
+    config = Path(__file__).resolve().parents[2] / f'configs/mmpretrain/hrformer-{arch}_16xb64_in1k.py'
+    return MODELS.build(Config.fromfile(config).model)
 
 
 @pytest.mark.parametrize('arch', ['tiny', 'small'])
