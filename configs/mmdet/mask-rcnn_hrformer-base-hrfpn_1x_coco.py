@@ -1,26 +1,5 @@
-# Mask R-CNN with HRFormer-B (mmhrformer) and mmdet's HRFPN neck, COCO, 1x schedule.
-# No published HRFormer detector exists: this is ours, mmdet's HRNetV2p config with the backbone
-# swapped (HRFPN fuses the four streams as it does for HRNet).
-_base_ = ['mmdet::hrnet/mask-rcnn_hrnetv2p-w18-1x_coco.py']
+# Mask R-CNN with HRFormer-B (mmhrformer) and HRFPN, COCO, 1x: the HRFormer-S config with the
+# base backbone.
+_base_ = ['./mask-rcnn_hrformer-small-hrfpn_1x_coco.py']
 
-custom_imports = dict(imports=['mmhrformer'], allow_failed_imports=False)
-
-model = dict(
-    backbone=dict(
-        _delete_=True,
-        type='mmhrformer.HRFormer',
-        arch='base',
-        drop_path_rate=0.2,
-        upsample_mode='nearest',
-        norm_cfg=dict(type='BN', requires_grad=True),
-        # ImageNet-pretrained weights: see README ("Checkpoints"), then
-        # init_cfg=dict(type='Pretrained', checkpoint='<converted file>')
-        init_cfg=None),
-    neck=dict(in_channels=[78, 156, 312, 624]))
-
-# AdamW for the transformer backbone, as mmdet's Swin detectors.
-optim_wrapper = dict(
-    _delete_=True,
-    type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),
-    paramwise_cfg=dict(custom_keys={'relative_position_bias_table': dict(decay_mult=0.)}))
+model = dict(backbone=dict(arch='base'), neck=dict(in_channels=[78, 156, 312, 624]))

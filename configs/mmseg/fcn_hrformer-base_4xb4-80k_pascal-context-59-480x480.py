@@ -1,34 +1,7 @@
-# HRFormer-B (mmhrformer) + FCN head, Pascal Context (59 classes), 480x480:
-# mmseg's FCN-HRNet Pascal Context config with the backbone swapped.
-_base_ = ['mmseg::hrnet/fcn_hr18_4xb4-80k_pascal-context-59-480x480.py']
+# HRFormer-B (mmhrformer) + FCN head, Pascal Context (59 classes), 480x480: the HRFormer-S
+# config with the base backbone.
+_base_ = ['./fcn_hrformer-small_4xb4-80k_pascal-context-59-480x480.py']
 
-custom_imports = dict(imports=['mmhrformer'], allow_failed_imports=False)
-
-norm_cfg = dict(type='SyncBN', requires_grad=True)
 model = dict(
-    pretrained=None,  # the HRNet weights of the parent config: not ours
-    backbone=dict(
-        _delete_=True,
-        type='mmhrformer.HRFormer',
-        arch='base',
-        drop_path_rate=0.2,
-        upsample_mode='nearest',  # as the official segmentation code
-        norm_cfg=norm_cfg,
-        # ImageNet-pretrained weights: see README ("Checkpoints"), then
-        # init_cfg=dict(type='Pretrained', checkpoint='<converted file>')
-        init_cfg=None),
+    backbone=dict(arch='base'),
     decode_head=dict(in_channels=[78, 156, 312, 624], channels=1170))
-
-# AdamW for the transformer backbone (our choice; mmseg's HRNet configs use SGD), poly decay.
-optim_wrapper = dict(
-    _delete_=True,
-    type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.01),
-    paramwise_cfg=dict(custom_keys={'relative_position_bias_table': dict(decay_mult=0.)}))
-
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),
-    dict(type='PolyLR', power=1.0, eta_min=0.0, by_epoch=False, begin=1500, end=80000),
-]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=80000, val_interval=8000)
-default_hooks = dict(checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=8000))

@@ -15,6 +15,8 @@ from typing import Dict
 import numpy as np
 from PIL import Image, ImageDraw
 
+from .seeding import split_rng
+
 SHAPE_CLASSES = ('circle', 'square', 'triangle')
 
 
@@ -51,8 +53,8 @@ def write_classification_set(root: str, num_per_class: Dict[str, int], size: int
     The same arguments give the same bytes. Returns ``root`` as a ``Path``.
     """
     root = Path(root)
-    for split_index, (split, count) in enumerate(sorted(num_per_class.items())):
-        rng = np.random.default_rng([seed, split_index])
+    for split, count in sorted(num_per_class.items()):
+        rng = split_rng(seed, split)
         for shape in SHAPE_CLASSES:
             folder = root / split / shape
             folder.mkdir(parents=True, exist_ok=True)
@@ -69,8 +71,8 @@ def write_imagenet_set(root: str, num_per_class: Dict[str, int], size: int = 64,
     """
     root = Path(root)
     (root / 'meta').mkdir(parents=True, exist_ok=True)
-    for split_index, (split, count) in enumerate(sorted(num_per_class.items())):
-        rng = np.random.default_rng([seed, split_index])
+    for split, count in sorted(num_per_class.items()):
+        rng = split_rng(seed, split)
         lines = []
         for label, shape in enumerate(SHAPE_CLASSES):
             for index in range(count):

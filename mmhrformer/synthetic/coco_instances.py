@@ -11,6 +11,8 @@ from typing import Dict, List, Tuple
 import numpy as np
 from PIL import Image, ImageDraw
 
+from .seeding import split_rng
+
 from .segmentation import class_look
 
 
@@ -61,8 +63,8 @@ def write_coco_instances(root: str, num_images: Dict[str, int], size: Tuple[int,
     (root / 'annotations').mkdir(parents=True, exist_ok=True)
     categories = _categories()
     image_id, annotation_id = 1, 1
-    for split_index, (split, count) in enumerate(sorted(num_images.items())):
-        rng = np.random.default_rng([seed, split_index])
+    for split, count in sorted(num_images.items()):
+        rng = split_rng(seed, split)
         (root / split).mkdir(exist_ok=True)
         images, annotations = [], []
         for _ in range(count):

@@ -17,6 +17,8 @@ from typing import Dict, List, Tuple
 import numpy as np
 from PIL import Image, ImageDraw
 
+from .seeding import split_rng
+
 KEYPOINT_NAMES = ('nose', 'left_eye', 'right_eye', 'left_ear', 'right_ear', 'left_shoulder',
                   'right_shoulder', 'left_elbow', 'right_elbow', 'left_wrist', 'right_wrist',
                   'left_hip', 'right_hip', 'left_knee', 'right_knee', 'left_ankle', 'right_ankle')
@@ -140,8 +142,8 @@ def write_coco_keypoints(root: str, num_images: Dict[str, int], size: Tuple[int,
     root = Path(root)
     (root / 'annotations').mkdir(parents=True, exist_ok=True)
     next_image_id, next_annotation_id = 1, 1
-    for split_index, (split, count) in enumerate(sorted(num_images.items())):
-        rng = np.random.default_rng([seed, split_index])
+    for split, count in sorted(num_images.items()):
+        rng = split_rng(seed, split)
         (root / split).mkdir(exist_ok=True)
         images, annotations = [], []
         for _ in range(count):

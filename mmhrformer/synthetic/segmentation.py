@@ -19,6 +19,8 @@ from typing import Dict, Tuple
 import numpy as np
 from PIL import Image, ImageDraw
 
+from .seeding import split_rng
+
 #: layout -> (number of classes, first label value): labels written are first..first+classes-1.
 LAYOUTS = {'pascal_context_59': (59, 1), 'ade20k': (150, 1), 'cityscapes': (19, 0)}
 
@@ -74,8 +76,8 @@ def write_segmentation_set(root: str, layout: str, num_images: Dict[str, int],
         raise ValueError(f'layout must be one of {sorted(LAYOUTS)}, got {layout!r}')
     num_classes, first = LAYOUTS[layout]
     root = Path(root)
-    for split_index, (split, count) in enumerate(sorted(num_images.items())):
-        rng = np.random.default_rng([seed, split_index])
+    for split, count in sorted(num_images.items()):
+        rng = split_rng(seed, split)
         names = [f'{split}_{index:05d}' for index in range(count)]
         for name in names:
             image, labels = _scene(rng, size, num_classes, first)

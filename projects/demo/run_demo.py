@@ -52,8 +52,9 @@ def last_metric(log: str, name: str) -> float:
 def make_data(task: str) -> None:
     if task == 'pose':
         if not (ROOT / 'data/demo/coco').exists():
-            write_coco_keypoints(str(ROOT / 'data/demo/coco'),
-                                 {'train2017': 800, 'val2017': 64}, max_people=2)
+            root = str(ROOT / 'data/demo/coco')
+            write_coco_keypoints(root, {'train2017': 800}, max_people=1)
+            write_coco_keypoints(root, {'val2017': 64}, max_people=2)
     elif not (ROOT / 'data/demo/shapes').exists():
         write_classification_set(str(ROOT / 'data/demo/shapes'), {'train': 64, 'val': 32})
 
@@ -78,7 +79,9 @@ def draw_predictions(config: Path, checkpoint: Path, out: Path, count: int = 8) 
     from PIL import Image
 
     model = init_model(str(config), str(checkpoint), device='cpu')
-    visualizer = VISUALIZERS.build(dict(model.cfg.visualizer, radius=2, line_width=2))
+    # mmpose's OpenCV drawing calls int() on 1-element arrays, an error with numpy >= 2.4.
+    visualizer = VISUALIZERS.build(dict(model.cfg.visualizer, radius=2, line_width=2,
+                                        backend='matplotlib'))
     visualizer.set_dataset_meta(model.dataset_meta)
     data = ROOT / 'data/demo/coco'
     annotations = json.loads((data / 'annotations/person_keypoints_val2017.json').read_text())

@@ -19,14 +19,15 @@ from torchvision.models.resnet import Bottleneck
 from mmhrformer.registry import MODELS
 from ..layers import MultiResolutionModule
 
-STEM_CHANNELS = 64
-STAGE1_BLOCKS = 2
 NUM_STREAMS = 4
 
 #: Required keys of an arch dict. Per stream (4 values): channels, num_heads, mlp_ratios.
 #: Per stage 2-4 (3 values): num_modules, num_blocks (blocks per stream in each module).
 ARCH_KEYS = {'channels': NUM_STREAMS, 'num_heads': NUM_STREAMS, 'mlp_ratios': NUM_STREAMS,
              'num_modules': NUM_STREAMS - 1, 'num_blocks': NUM_STREAMS - 1}
+#: Optional keys of an arch dict, with the values of every published variant (HRNet's): the
+#: width of the stem and stage 1's bottlenecks, and how many bottlenecks stage 1 has.
+OPTIONAL_ARCH_KEYS = {'stem_channels': 64, 'stage1_blocks': 2}
 
 
 def _arch(channels, num_heads, num_modules):
@@ -45,7 +46,7 @@ class HRFormer(BaseModule):
 
     Args:
         arch: ``'tiny'``/``'t'``, ``'small'``/``'s'``, ``'base'``/``'b'``, or a dict with the keys
-            of :data:`ARCH_KEYS` for a custom variant.
+            of :data:`ARCH_KEYS` (and optionally :data:`OPTIONAL_ARCH_KEYS`) for a custom variant.
         in_channels: channels of the input image.
         window_size: side of the attention windows, one for all streams or one per stream
             (the paper uses 7; its larger-window segmentation models 13 or 15).
@@ -101,12 +102,13 @@ class HRFormer(BaseModule):
             raise KeyError(f'block_type={block_type!r} is not registered in mmhrformer.MODELS; '
                            "use 'HRFormerBlock', 'ConvBasicBlock' or a block you registered")
 
+        stem_channels = self.arch['stem_channels']
         self.stem = nn.Sequential(
-            ConvModule(in_channels, STEM_CHANNELS, 3, stride=2, padding=1, norm_cfg=norm_cfg),
-            ConvModule(STEM_CHANNELS, STEM_CHANNELS, 3, stride=2, padding=1, norm_cfg=norm_cfg))
-        self.stage1 = self._make_stage1(norm_cfg)
+            ConvModule(in_channels, stem_channels, 3, stride=2, padding=1, norm_cfg=norm_cfg),
+            ConvModule(stem_channels, stem_channels, 3, stride=2, padding=1, norm_cfg=norm_cfg))
+        self.stage1 = self._make_stage1(stem_channels, self.arch['stage1_blocks'], norm_cfg)
         drop_paths = iter(torch.linspace(0, drop_path_rate, self._num_blocks()).tolist())
-        prev_channels = [STEM_CHANNELS * Bottleneck.expansion]
+        prev_channels = [stem_channels * Bottleneck.expansion]
         for stage in range(2, NUM_STREAMS + 1):
             stage_channels = list(self.channels[:stage])
             self.add_module(f'transition{stage - 1}',
@@ -132,17 +134,17 @@ class HRFormer(BaseModule):
             if arch.lower() not in self.arch_zoo:
                 raise ValueError(f'arch={arch!r} is not one of {sorted(set(self.arch_zoo))}; '
                                  f'or give a dict with the keys {sorted(ARCH_KEYS)}')
-            return copy.deepcopy(self.arch_zoo[arch.lower()])
+            return {**OPTIONAL_ARCH_KEYS, **copy.deepcopy(self.arch_zoo[arch.lower()])}
         if not isinstance(arch, dict):
             raise TypeError(f'arch must be a str or a dict, got {type(arch).__name__}')
         missing = sorted(set(ARCH_KEYS) - set(arch))
         if missing:
             raise ValueError(f'the custom arch dict lacks the keys {missing}; '
                              f'it needs all of {sorted(ARCH_KEYS)}')
-        unknown = sorted(set(arch) - set(ARCH_KEYS))
+        unknown = sorted(set(arch) - set(ARCH_KEYS) - set(OPTIONAL_ARCH_KEYS))
         if unknown:
-            raise ValueError(f'the custom arch dict has unknown keys {unknown}; '
-                             f'valid keys are {sorted(ARCH_KEYS)}')
+            raise ValueError(f'the custom arch dict has unknown keys {unknown}; valid keys are '
+                             f'{sorted(ARCH_KEYS)} and optionally {sorted(OPTIONAL_ARCH_KEYS)}')
         for key, length in ARCH_KEYS.items():
             if len(arch[key]) != length:
                 raise ValueError(f'arch[{key!r}] must have {length} values (one per '
@@ -152,7 +154,12 @@ class HRFormer(BaseModule):
             if channels % heads:
                 raise ValueError(f"arch['channels'] {list(arch['channels'])} must be divisible by "
                                  f"arch['num_heads'] {list(arch['num_heads'])}, stream by stream")
-        return {key: list(arch[key]) for key in ARCH_KEYS}
+        checked = {key: list(arch[key]) for key in ARCH_KEYS}
+        for key, default in OPTIONAL_ARCH_KEYS.items():
+            checked[key] = arch.get(key, default)
+            if not isinstance(checked[key], int) or checked[key] < 1:
+                raise ValueError(f'arch[{key!r}] must be an int >= 1, got {checked[key]!r}')
+        return checked
 
     @staticmethod
     def _check_window_size(window_size: Union[int, Sequence[int]]) -> Tuple[int, ...]:
@@ -180,17 +187,17 @@ class HRFormer(BaseModule):
         return sum(m * b for m, b in zip(self.arch['num_modules'], self.arch['num_blocks']))
 
     @staticmethod
-    def _make_stage1(norm_cfg: dict) -> nn.Sequential:
-        def norm_layer(channels):
-            return build_norm_layer(norm_cfg, channels)[1]
+    def _make_stage1(channels: int, num_blocks: int, norm_cfg: dict) -> nn.Sequential:
+        """Bottlenecks of width ``channels``, out ``4 * channels``, as in HRNet's stage 1."""
+        def norm_layer(width):
+            return build_norm_layer(norm_cfg, width)[1]
 
-        out_channels = STEM_CHANNELS * Bottleneck.expansion
-        downsample = nn.Sequential(nn.Conv2d(STEM_CHANNELS, out_channels, 1, bias=False),
+        out_channels = channels * Bottleneck.expansion
+        downsample = nn.Sequential(nn.Conv2d(channels, out_channels, 1, bias=False),
                                    norm_layer(out_channels))
-        blocks = [Bottleneck(STEM_CHANNELS, STEM_CHANNELS, downsample=downsample,
-                             norm_layer=norm_layer)]
-        blocks += [Bottleneck(out_channels, STEM_CHANNELS, norm_layer=norm_layer)
-                   for _ in range(STAGE1_BLOCKS - 1)]
+        blocks = [Bottleneck(channels, channels, downsample=downsample, norm_layer=norm_layer)]
+        blocks += [Bottleneck(out_channels, channels, norm_layer=norm_layer)
+                   for _ in range(num_blocks - 1)]
         return nn.Sequential(*blocks)
 
     @staticmethod

@@ -12,8 +12,11 @@ model = dict(
     backbone=dict(
         _delete_=True,
         type='mmhrformer.HRFormer',
+        # HRFormer-T's layout, narrower, with a lighter stem: the stem and stage 1 cost most
+        # at this input size.
         arch=dict(channels=[16, 32, 64, 128], num_heads=[1, 2, 4, 8], mlp_ratios=[2, 2, 2, 2],
-                  num_modules=[1, 1, 1], num_blocks=[2, 2, 2]),
+                  num_modules=[1, 1, 1], num_blocks=[2, 2, 2], stem_channels=32,
+                  stage1_blocks=1),
         window_size=4,
         out_indices=(0, ),
         norm_cfg=dict(type='BN', requires_grad=True),

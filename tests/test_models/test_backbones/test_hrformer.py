@@ -138,6 +138,13 @@ def test_conv_block_ablation_is_a_config_change():
     assert len(outs) == 4
 
 
+def test_lighter_stem_and_stage1_for_small_custom_variants():
+    model = HRFormer({**TINY_CUSTOM, 'stem_channels': 16, 'stage1_blocks': 1})
+    assert model.stem[1].conv.out_channels == 16 and len(model.stage1) == 1
+    assert model.transition1[0].conv.in_channels == 64  # 4 x 16, the bottleneck's output
+    assert [o.shape[1] for o in model(torch.randn(2, 3, 32, 32))] == TINY_CUSTOM['channels']
+
+
 def test_per_stream_window_size():
     model = HRFormer(TINY_CUSTOM, window_size=[15, 7, 7, 7])
     assert model.stage2[0].branches[0][0].attn.window_size == (15, 15)
@@ -150,6 +157,7 @@ def test_per_stream_window_size():
      r"lacks the keys \['num_heads'\]"),
     (dict(arch={**TINY_CUSTOM, 'channels': [8, 16, 24]}), r"arch\['channels'\] must have 4 values"),
     (dict(arch={**TINY_CUSTOM, 'depth': 3}), r"unknown keys \['depth'\]"),
+    (dict(arch={**TINY_CUSTOM, 'stem_channels': 0}), r"arch\['stem_channels'\] must be an int >= 1"),
     (dict(arch={**TINY_CUSTOM, 'num_heads': [3, 2, 2, 4]}), 'divisible'),
     (dict(out_indices=(0, 4)), r'out_indices \(0, 4\) has 4.*0\.\.3'),
     (dict(window_size=0), r'window_size must be an int >= 1.*got 0'),
