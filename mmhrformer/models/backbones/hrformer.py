@@ -113,17 +113,10 @@ class HRFormer(BaseModule):
             stage_channels = list(self.channels[:stage])
             self.add_module(f'transition{stage - 1}',
                             self._make_transition(prev_channels, stage_channels, norm_cfg))
-            modules = []
-            num_modules = self.arch['num_modules'][stage - 2]
-            for index in range(num_modules):
-                block_cfgs = self._block_cfgs(stage, block_type, block_cls.branch_args, drop_paths,
-                                              with_rpe, norm_cfg)
-                # The very last fusion computes only the streams that are returned.
-                is_last = stage == NUM_STREAMS and index == num_modules - 1
-                out_streams = sorted(set(self.out_indices)) if is_last else None
-                modules.append(MultiResolutionModule(stage_channels, block_cfgs, norm_cfg,
-                                                     upsample_mode, out_streams, with_cp))
-            self.add_module(f'stage{stage}', nn.Sequential(*modules))
+            block_args = dict(block_type=block_type, branch_args=block_cls.branch_args,
+                              drop_paths=drop_paths, with_rpe=with_rpe, norm_cfg=norm_cfg)
+            self.add_module(f'stage{stage}', self._make_stage(stage, block_args, upsample_mode,
+                                                              with_cp))
             prev_channels = stage_channels
         self._freeze_stages()
 
@@ -211,6 +204,21 @@ class HRFormer(BaseModule):
         layers.append(ConvModule(prev_channels[-1], channels[-1], 3, stride=2, padding=1,
                                  norm_cfg=norm_cfg))
         return nn.ModuleList(layers)
+
+    def _make_stage(self, stage: int, block_args: dict, upsample_mode: str,
+                    with_cp: bool) -> nn.Sequential:
+        """The modules of ``stage`` (2-4); the very last fusion computes only the returned
+        streams."""
+        channels = list(self.channels[:stage])
+        num_modules = self.arch['num_modules'][stage - 2]
+        modules = []
+        for index in range(num_modules):
+            is_last = stage == NUM_STREAMS and index == num_modules - 1
+            out_streams = sorted(set(self.out_indices)) if is_last else None
+            modules.append(MultiResolutionModule(
+                channels, self._block_cfgs(stage, **block_args), block_args['norm_cfg'],
+                upsample_mode, out_streams, with_cp))
+        return nn.Sequential(*modules)
 
     def _block_cfgs(self, stage: int, block_type: str, branch_args: Sequence[str], drop_paths,
                     with_rpe: bool, norm_cfg: dict) -> List[List[dict]]:
