@@ -1,16 +1,17 @@
-# A small HRFormer classifier trained on the generated shapes set (see ../README.md); mmpretrain.
+# A small HRFormer classifier trained on the generated shapes set (see ../README.md), mmpretrain.
 _base_ = ['mmpretrain::_base_/default_runtime.py']
 
 custom_imports = dict(imports=['mmhrformer'], allow_failed_imports=False)
 
-# "mini": a preset of our own, narrower and shallower than HRFormer-T, to train in a minute on CPU.
+# "mini": a preset of our own, narrower and shallower than HRFormer-T, to train in minutes on CPU.
 channels = [16, 32, 64, 128]
 model = dict(
     type='ImageClassifier',
     backbone=dict(
         type='mmhrformer.HRFormer',
         arch=dict(channels=channels, num_heads=[1, 2, 4, 8], mlp_ratios=[2, 2, 2, 2],
-                  num_modules=[1, 1, 1], num_blocks=[1, 1, 1]),
+                  num_modules=[1, 1, 1], num_blocks=[1, 1, 1], stem_channels=32,
+                  stage1_blocks=1),
         window_size=4),
     neck=dict(type='mmhrformer.HRFormerClsNeck', in_channels=channels, planes=[8, 16, 32, 64],
               out_channels=256),
@@ -23,12 +24,12 @@ train_pipeline = [dict(type='LoadImageFromFile'), dict(type='RandomFlip', prob=0
                   dict(type='PackInputs')]
 test_pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
 train_dataloader = dict(
-    batch_size=16, num_workers=0, persistent_workers=False,
+    batch_size=32, num_workers=0, persistent_workers=False,
     dataset=dict(type='CustomDataset', data_root=data_root, data_prefix='train',
                  pipeline=train_pipeline),
     sampler=dict(type='DefaultSampler', shuffle=True))
 val_dataloader = dict(
-    batch_size=16, num_workers=0, persistent_workers=False,
+    batch_size=32, num_workers=0, persistent_workers=False,
     dataset=dict(type='CustomDataset', data_root=data_root, data_prefix='val',
                  pipeline=test_pipeline),
     sampler=dict(type='DefaultSampler', shuffle=False))
@@ -37,10 +38,10 @@ val_evaluator = dict(type='Accuracy', topk=(1, ))
 test_evaluator = val_evaluator
 
 optim_wrapper = dict(optimizer=dict(type='AdamW', lr=2e-3, weight_decay=0.05))
-param_scheduler = dict(type='CosineAnnealingLR', by_epoch=True, T_max=8)
-train_cfg = dict(by_epoch=True, max_epochs=8, val_interval=4)
+param_scheduler = dict(type='CosineAnnealingLR', by_epoch=True, T_max=12)
+train_cfg = dict(by_epoch=True, max_epochs=12, val_interval=6)
 val_cfg = dict()
 test_cfg = dict()
 default_hooks = dict(logger=dict(type='LoggerHook', interval=5),
-                     checkpoint=dict(type='CheckpointHook', interval=4))
+                     checkpoint=dict(type='CheckpointHook', interval=6))
 randomness = dict(seed=0)
