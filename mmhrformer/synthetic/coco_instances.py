@@ -4,15 +4,13 @@
 The file lists COCO's 80 categories (ids 1..80, in mmdet's order); the objects are polygons of the
 first ``num_classes`` categories, each category with its own colour, over a noisy background.
 """
-import json
 from pathlib import Path
 from typing import Dict, List, Tuple
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .seeding import split_rng
-
+from .coco_files import write_coco_splits
 from .segmentation import class_look
 
 
@@ -59,23 +57,5 @@ def write_coco_instances(root: str, num_images: Dict[str, int], size: Tuple[int,
 
     ``size`` is ``(width, height)``. The same arguments give the same bytes.
     """
-    root = Path(root)
-    (root / 'annotations').mkdir(parents=True, exist_ok=True)
-    categories = _categories()
-    image_id, annotation_id = 1, 1
-    for split, count in sorted(num_images.items()):
-        rng = split_rng(seed, split)
-        (root / split).mkdir(exist_ok=True)
-        images, annotations = [], []
-        for _ in range(count):
-            image, objects = _image(rng, size, num_classes)
-            file_name = f'{image_id:012d}.jpg'
-            image.save(root / split / file_name, quality=95)
-            images.append(dict(id=image_id, file_name=file_name, width=size[0], height=size[1]))
-            for obj in objects:
-                annotations.append(dict(obj, id=annotation_id, image_id=image_id))
-                annotation_id += 1
-            image_id += 1
-        content = dict(images=images, annotations=annotations, categories=categories)
-        (root / 'annotations' / f'instances_{split}.json').write_text(json.dumps(content))
-    return root
+    return write_coco_splits(root, num_images, 'instances_{split}.json', _categories(),
+                             lambda rng: _image(rng, size, num_classes), seed)

@@ -10,14 +10,13 @@ apart (real images tell them by context). Random rectangles occlude parts of som
 covered keypoint is labelled "not visible" (v=1), as COCO labels occluded joints; one outside the
 image is not labelled (v=0).
 """
-import json
 from pathlib import Path
 from typing import Dict, List, Tuple
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .seeding import split_rng
+from .coco_files import write_coco_splits
 
 KEYPOINT_NAMES = ('nose', 'left_eye', 'right_eye', 'left_ear', 'right_ear', 'left_shoulder',
                   'right_shoulder', 'left_elbow', 'right_elbow', 'left_wrist', 'right_wrist',
@@ -108,7 +107,7 @@ def _annotation(points: np.ndarray, occluder, width: int, height: int, torso: fl
                 area=float((x1 - x0) * (y1 - y0)), category_id=1, iscrowd=0)
 
 
-def _image(rng: np.random.Generator, image_id: int, size: Tuple[int, int],
+def _image(rng: np.random.Generator, size: Tuple[int, int],
            max_people: int) -> Tuple[Image.Image, List[dict]]:
     width, height = size
     image = _background(rng, height, width)
@@ -124,7 +123,7 @@ def _image(rng: np.random.Generator, image_id: int, size: Tuple[int, int],
             draw.rectangle(occluder, fill=tuple(int(c) for c in rng.integers(0, 256, 3)))
         annotation = _annotation(points, occluder, width, height, torso)
         if annotation['num_keypoints'] >= 3:
-            annotations.append(dict(annotation, image_id=image_id))
+            annotations.append(annotation)
     return image, annotations
 
 
@@ -139,23 +138,5 @@ def write_coco_keypoints(root: str, num_images: Dict[str, int], size: Tuple[int,
         max_people: figures per image, 1 to this.
         seed: the same seed gives the same bytes.
     """
-    root = Path(root)
-    (root / 'annotations').mkdir(parents=True, exist_ok=True)
-    next_image_id, next_annotation_id = 1, 1
-    for split, count in sorted(num_images.items()):
-        rng = split_rng(seed, split)
-        (root / split).mkdir(exist_ok=True)
-        images, annotations = [], []
-        for _ in range(count):
-            image, people = _image(rng, next_image_id, size, max_people)
-            file_name = f'{next_image_id:012d}.jpg'
-            image.save(root / split / file_name, quality=95)
-            images.append(dict(id=next_image_id, file_name=file_name, width=size[0],
-                               height=size[1]))
-            for person in people:
-                annotations.append(dict(person, id=next_annotation_id))
-                next_annotation_id += 1
-            next_image_id += 1
-        content = dict(images=images, annotations=annotations, categories=[CATEGORY])
-        (root / 'annotations' / f'person_keypoints_{split}.json').write_text(json.dumps(content))
-    return root
+    return write_coco_splits(root, num_images, 'person_keypoints_{split}.json', [CATEGORY],
+                             lambda rng: _image(rng, size, max_people), seed)
