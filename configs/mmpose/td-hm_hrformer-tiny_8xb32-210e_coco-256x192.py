@@ -1,20 +1,5 @@
-# HRFormer-T (mmhrformer), top-down heatmap, COCO keypoints, 256x192.
-# The paper's recipe: mmpose's top-down recipe with AdamW, 210 epochs, batch 256 in total.
-# Inherits mmpose's own HRFormer-S config and swaps in our backbone.
-_base_ = ['mmpose::body_2d_keypoint/topdown_heatmap/coco/td-hm_hrformer-small_8xb32-210e_coco-256x192.py']
+# HRFormer-T (mmhrformer), top-down heatmap, COCO keypoints, 256x192: the HRFormer-S config (the
+# paper's recipe, batch 256) with the tiny backbone. mmpose has no HRFormer-T config of its own.
+_base_ = ['./td-hm_hrformer-small_8xb32-210e_coco-256x192.py']
 
-custom_imports = dict(imports=['mmhrformer'], allow_failed_imports=False)
-
-model = dict(
-    backbone=dict(
-        _delete_=True,
-        type='mmhrformer.HRFormer',
-        arch='tiny',
-        drop_path_rate=0.1,
-        out_indices=(0, ),  # the heatmap head takes the stride-4 stream
-        norm_cfg=dict(type='SyncBN', requires_grad=True),
-        # ImageNet-pretrained weights: convert an official or mmpose checkpoint with
-        # tools/convert_checkpoint.py ... --backbone-only, then set
-        # init_cfg=dict(type='Pretrained', checkpoint='<converted file>')
-        init_cfg=None),
-    head=dict(in_channels=18))
+model = dict(backbone=dict(arch='tiny'), head=dict(in_channels=18))
