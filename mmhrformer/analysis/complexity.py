@@ -29,7 +29,7 @@ def _sdpa_flops(inputs: List[Any], outputs: List[Any]) -> int:
 def count_flops_and_params(model: nn.Module, input_shape: Tuple[int, ...]) -> Dict[str, float]:
     """Returns ``{'flops': ..., 'params': ...}`` of ``model`` in eval mode on one
     ``1 x input_shape`` input (no gradients)."""
-    model = model.eval()
+    model.eval()  # (not chained: mmpose's HRNet.train() returns None)
     inputs = (torch.randn(1, *input_shape), )
     with torch.no_grad():
         analyzer = FlopAnalyzer(model, inputs)

@@ -3,11 +3,11 @@ from typing import Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 
 from mmhrformer.registry import MODELS
+from .window_attention_function import attention_and_projection
 from .windows import merge_windows, partition_windows
 
 
@@ -42,8 +42,6 @@ class LocalWindowAttention(BaseModule):
         window_size: ``Wh`` (= ``Ww``) or ``(Wh, Ww)``.
         qkv_bias: whether the query/key/value projection has a bias.
         with_rpe: whether to add the relative position bias.
-        attn_drop: dropout on the attention weights.
-        proj_drop: dropout after the output projection.
         init_cfg: mmengine initialisation config.
     """
 
@@ -53,8 +51,6 @@ class LocalWindowAttention(BaseModule):
                  window_size: Union[int, Sequence[int]] = 7,
                  qkv_bias: bool = True,
                  with_rpe: bool = True,
-                 attn_drop: float = 0.,
-                 proj_drop: float = 0.,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         if embed_dims % num_heads:
@@ -65,10 +61,8 @@ class LocalWindowAttention(BaseModule):
         self.embed_dims = embed_dims
         self.num_heads = num_heads
         self.window_size = tuple(window_size)
-        self.attn_drop = attn_drop
         self.qkv = nn.Linear(embed_dims, 3 * embed_dims, bias=qkv_bias)
         self.proj = nn.Linear(embed_dims, embed_dims)
-        self.proj_drop = nn.Dropout(proj_drop)
         self.with_rpe = with_rpe
         if with_rpe:
             win_h, win_w = self.window_size
@@ -92,15 +86,10 @@ class LocalWindowAttention(BaseModule):
 
     def attend(self, windows: torch.Tensor) -> torch.Tensor:
         """Self-attention within each window: ``N x L x C`` -> ``N x L x C``."""
-        num_windows, length, channels = windows.shape
+        num_windows, length, _ = windows.shape
         qkv = self.qkv(windows).view(num_windows, length, 3, self.num_heads, -1)
-        query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each N x heads x L x C/heads
-        bias = self.position_bias().to(query.dtype) if self.with_rpe else None
-        out = F.scaled_dot_product_attention(
-            query, key, value, attn_mask=bias,
-            dropout_p=self.attn_drop if self.training else 0.)
-        out = out.transpose(1, 2).reshape(num_windows, length, channels)
-        return self.proj_drop(self.proj(out))
+        bias = self.position_bias() if self.with_rpe else None
+        return attention_and_projection(qkv, bias, self.proj)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Args: x: ``B x H x W x C``. Returns: ``B x H x W x C``."""

@@ -2,6 +2,7 @@ import torch
 
 from mmhrformer.models.layers import LocalWindowAttention
 from mmhrformer.models.layers.local_window_attention import relative_position_index
+from mmhrformer.models.layers.window_attention_function import WindowAttentionFunction
 
 
 def reference_window_attention(attn, windows):
@@ -36,3 +37,41 @@ def test_relative_position_index_is_not_saved():
     attn = LocalWindowAttention(8, num_heads=2, window_size=7)
     assert 'relative_position_index' not in attn.state_dict()
     assert 'relative_position_bias_table' in attn.state_dict()
+
+
+def test_training_attention_gradients_match_explicit_softmax():
+    """The recomputing backward pass gives autograd's gradients of the explicit formula."""
+    torch.manual_seed(0)
+    attn = LocalWindowAttention(16, num_heads=2, window_size=3).train()
+    torch.nn.init.normal_(attn.relative_position_bias_table, std=1.)
+    windows = torch.randn(5, 9, 16, requires_grad=True)
+    grad = torch.randn(5, 9, 16)
+    inputs = [windows, *attn.parameters()]
+    actual = torch.autograd.grad(attn.attend(windows), inputs, grad)
+    expected = torch.autograd.grad(reference_window_attention(attn, windows), inputs, grad)
+    for got, want in zip(actual, expected):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_window_attention_function_passes_gradcheck():
+    torch.manual_seed(0)
+    qkv = torch.randn(3, 4, 3, 2, 3, dtype=torch.double, requires_grad=True)
+    bias = torch.randn(2, 4, 4, dtype=torch.double, requires_grad=True)
+    weight = torch.randn(5, 6, dtype=torch.double, requires_grad=True)
+    proj_bias = torch.randn(5, dtype=torch.double, requires_grad=True)
+    assert torch.autograd.gradcheck(WindowAttentionFunction.apply, (qkv, bias, weight, proj_bias))
+    assert torch.autograd.gradcheck(
+        lambda qkv, weight: WindowAttentionFunction.apply(qkv, None, weight, None), (qkv, weight))
+
+
+def test_training_keeps_no_attention_matrix():
+    """Saved for backward besides the input windows (kept by the qkv projection): the packed
+    qkv, 3 x the input's size; no ``heads x L x L`` weights, no attention output."""
+    attn = LocalWindowAttention(8, num_heads=4, window_size=7).train()
+    windows = torch.randn(6, 49, 8, requires_grad=True)
+    saved = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t):
+        attn.attend(windows)
+    storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in saved
+                if t.shape[0] == windows.shape[0]}  # per-window tensors, not weights or the bias
+    assert sum(storages.values()) == 3 * windows.numel() * 4

@@ -1,0 +1,189 @@
+"""Speed and memory of backbones, measured side by side in one run.
+
+Timings: every model is built in one process and the models take turns, repetition by repetition,
+so that a change of machine load touches all of them alike; each figure is the median of
+``repeats`` runs after ``warmup`` runs. Peak memory: each (model, mode) runs in a fresh process
+of its own, so that no model's peak hides another's; on the CPU it is the process's peak resident
+set size during the steps (``VmHWM``, reset after the imports; it includes the ~0.8 GB of the
+libraries and the model's weights), on a GPU ``torch.cuda.max_memory_allocated``.
+"""
+import json
+import statistics
+import subprocess
+import sys
+import time
+from contextlib import nullcontext
+from typing import Callable, Dict, List, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+
+from .benchmark_models import build_backbone
+from .complexity import count_flops_and_params
+
+Size = Tuple[int, int]
+
+
+def _loss(outputs) -> torch.Tensor:
+    return sum(out.float().mean() for out in outputs)
+
+
+class Runner:
+    """Runs a model's inference and training steps on one device, in one precision.
+
+    Args:
+        device: ``'cpu'`` or ``'cuda'``.
+        dtype: ``'fp32'``, or ``'bf16'`` / ``'fp16'`` for ``torch.autocast``.
+    """
+
+    def __init__(self, device: str = 'cpu', dtype: str = 'fp32'):
+        if dtype not in ('fp32', 'bf16', 'fp16'):
+            raise ValueError(f"dtype={dtype!r}: choose 'fp32', 'bf16' or 'fp16'")
+        self.device, self.dtype = device, dtype
+
+    def autocast(self):
+        if self.dtype == 'fp32':
+            return nullcontext()
+        return torch.autocast(self.device, dtype=getattr(torch, {'bf16': 'bfloat16',
+                                                                   'fp16': 'float16'}[self.dtype]))
+
+    def sync(self) -> None:
+        if self.device == 'cuda':
+            torch.cuda.synchronize()
+
+    def images(self, batch: int, size: Size) -> torch.Tensor:
+        return torch.randn(batch, 3, *size, generator=torch.Generator().manual_seed(0)).to(
+            self.device)
+
+    def infer(self, model: nn.Module, x: torch.Tensor) -> Callable[[], None]:
+        """One forward pass in eval mode, without gradients."""
+        model.eval()
+
+        def step():
+            with torch.no_grad(), self.autocast():
+                model(x)
+        return step
+
+    def train(self, model: nn.Module, x: torch.Tensor) -> Callable[[], None]:
+        """One training step: forward, backward, SGD with momentum."""
+        model.train()
+        optimizer = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
+
+        def step():
+            optimizer.zero_grad(set_to_none=True)
+            with self.autocast():
+                loss = _loss(model(x))
+            loss.backward()
+            optimizer.step()
+        return step
+
+    def time(self, step: Callable[[], None]) -> float:
+        self.sync()
+        start = time.perf_counter()
+        step()
+        self.sync()
+        return time.perf_counter() - start
+
+
+def median_times(runner: Runner, steps: Dict[str, Callable[[], None]], warmup: int,
+                 repeats: int) -> Dict[str, float]:
+    """Median seconds of each step; the steps take turns at every repetition."""
+    for _ in range(warmup):
+        for step in steps.values():
+            step()
+    times = {name: [] for name in steps}
+    for _ in range(repeats):
+        for name, step in steps.items():
+            times[name].append(runner.time(step))
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def measure_timings(names: Sequence[str], sizes: Sequence[Size], batch: int, runner: Runner,
+                    warmup: int = 1, repeats: int = 5) -> Dict[str, dict]:
+    """Parameters, FLOPs (batch 1, per size), latency at batch 1 (per size), and at the first
+    size: seconds per batch of ``batch`` in inference and per training step.
+
+    Returns ``{name: {'params', 'flops': [...], 'latency': [...], 'batch_time', 'train_step'}}``,
+    lists in the order of ``sizes``.
+    """
+    models = {name: build_backbone(name).to(runner.device) for name in names}
+    results = {name: dict(params=sum(p.numel() for p in model.parameters()), flops=[],
+                          latency=[]) for name, model in models.items()}
+    for size in sizes:
+        for name, model in models.items():
+            results[name]['flops'].append(count_flops_and_params(model.cpu(), (3, *size))['flops'])
+            model.to(runner.device)
+        x = runner.images(1, size)
+        steps = {name: runner.infer(model, x) for name, model in models.items()}
+        for name, seconds in median_times(runner, steps, warmup, repeats).items():
+            results[name]['latency'].append(seconds)
+    x = runner.images(batch, sizes[0])
+    for key, make_step in (('batch_time', runner.infer), ('train_step', runner.train)):
+        steps = {name: make_step(model, x) for name, model in models.items()}
+        for name, seconds in median_times(runner, steps, warmup, repeats).items():
+            results[name][key] = seconds
+    return results
+
+
+def _rss_high_water_mark_mb() -> float:
+    """Peak resident set size of this process since the last reset, in MB (Linux)."""
+    with open('/proc/self/status') as status:
+        line = next(line for line in status if line.startswith('VmHWM:'))
+    return int(line.split()[1]) / 2**10
+
+
+def _reset_rss_high_water_mark() -> None:
+    """Lets the peak start again from the current size, so that imports do not count
+    (Linux >= 4.0: writing 5 to clear_refs resets VmHWM)."""
+    with open('/proc/self/clear_refs', 'w') as clear_refs:
+        clear_refs.write('5')
+
+
+def peak_memory_here(name: str, mode: str, size: Size, batch: int, runner: Runner) -> float:
+    """Peak memory in MB during two ``mode`` (``'train'`` or ``'infer'``) steps of model
+    ``name``, in this process (which should be fresh): with the model built and the input made,
+    resident memory is the libraries + the model; its peak during the steps is what is returned."""
+    model = build_backbone(name).to(runner.device)
+    step = getattr(runner, mode)(model, runner.images(batch, size))
+    if runner.device == 'cuda':
+        torch.cuda.reset_peak_memory_stats()
+    else:
+        _reset_rss_high_water_mark()
+    for _ in range(2):
+        step()
+    runner.sync()
+    if runner.device == 'cuda':
+        return torch.cuda.max_memory_allocated() / 2**20
+    return _rss_high_water_mark_mb()
+
+
+def peak_memory(name: str, mode: str, size: Size, batch: int, runner: Runner) -> float:
+    """:func:`peak_memory_here` in a fresh Python process."""
+    request = dict(name=name, mode=mode, size=list(size), batch=batch, device=runner.device,
+                   dtype=runner.dtype)
+    process = subprocess.run(
+        [sys.executable, '-m', 'mmhrformer.analysis.benchmark', json.dumps(request)],
+        capture_output=True, text=True)
+    if process.returncode:
+        raise RuntimeError(f'measuring the peak memory of {name} ({mode}) failed:\n'
+                           f'{process.stderr[-3000:]}')
+    return float(process.stdout.strip().splitlines()[-1])
+
+
+def measure_peak_memory(names: Sequence[str], size: Size, batch: int,
+                        runner: Runner) -> Dict[str, Dict[str, float]]:
+    """``{name: {'train': MB, 'infer': MB}}``, each in a fresh process."""
+    return {name: {mode: peak_memory(name, mode, size, batch, runner)
+                   for mode in ('train', 'infer')} for name in names}
+
+
+def _worker(argv: List[str]) -> None:
+    import mmpose.models  # noqa: F401  (every model's process holds the same libraries)
+    request = json.loads(argv[0])
+    runner = Runner(request['device'], request['dtype'])
+    print(peak_memory_here(request['name'], request['mode'], tuple(request['size']),
+                           request['batch'], runner))
+
+
+if __name__ == '__main__':
+    _worker(sys.argv[1:])

@@ -1,0 +1,84 @@
+"""The benchmark's Markdown tables and PNG plot."""
+from typing import Dict, List, Sequence, Tuple
+
+from .benchmark_models import MODELS
+
+Size = Tuple[int, int]
+
+
+def _ratio(value: float, baseline: float) -> str:
+    return f'{value / baseline:.2f}x'
+
+
+def summary_table(timings: Dict[str, dict], memory: Dict[str, Dict[str, float]], size: Size,
+                  batch: int) -> List[str]:
+    """One row per model at the reference ``size``; speed ratios are the other model's time over
+    this one's (above 1: this one is faster), memory ratios this one's over the other's."""
+    lines = [
+        f'| model | params (M) | GFLOPs | latency bs1 (ms) | throughput bs{batch} (img/s) | '
+        f'train step bs{batch} (ms) | peak mem train (MB) | peak mem infer (MB) | '
+        f'bs{batch} speed vs mmpose port | bs{batch} speed vs HRNet | train step vs mmpose port | '
+        'train mem vs HRNet |',
+        '| --- ' * 12 + '|']
+    for name, result in timings.items():
+        spec = MODELS[name]
+        port = f'mmpose {name}' if spec.family == 'ours' else None
+        hrnet = spec.baseline
+        cells = [name, f"{result['params'] / 1e6:.2f}", f"{result['flops'][0] / 1e9:.2f}",
+                 f"{result['latency'][0] * 1e3:.1f}", f"{batch / result['batch_time']:.1f}",
+                 f"{result['train_step'] * 1e3:.0f}",
+                 f"{memory[name]['train']:.0f}" if name in memory else '-',
+                 f"{memory[name]['infer']:.0f}" if name in memory else '-']
+        for other, key in ((port, 'batch_time'), (hrnet, 'batch_time'), (port, 'train_step')):
+            cells.append(_ratio(timings[other][key], result[key]) if other in timings else '-')
+        cells.append(_ratio(memory[name]['train'], memory[hrnet]['train'])
+                     if name in memory and hrnet in memory else '-')
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return lines
+
+
+def growth_table(timings: Dict[str, dict], sizes: Sequence[Size]) -> List[str]:
+    """Batch-1 latency and FLOPs per input size, and how each grew from the first size, beside
+    how the number of pixels grew."""
+    pixels = [h * w for h, w in sizes]
+    header = ' | '.join(f'{h}x{w}' for h, w in sizes)
+    lines = [f'| model | {header} | time growth | GFLOPs growth |',
+             '| --- ' * (len(sizes) + 3) + '|',
+             '| pixels (x first size) | ' + ' | '.join(f'{p / pixels[0]:.1f}x' for p in pixels)
+             + ' | | |']
+    for name, result in timings.items():
+        cells = [f"{t * 1e3:.0f} ms / {f / 1e9:.1f} G"
+                 for t, f in zip(result['latency'], result['flops'])]
+        growth = result['latency'][-1] / result['latency'][0]
+        flops_growth = result['flops'][-1] / result['flops'][0]
+        lines.append(f"| {name} | {' | '.join(cells)} | {growth:.1f}x | {flops_growth:.1f}x |")
+    return lines
+
+
+def plot(timings: Dict[str, dict], sizes: Sequence[Size], path: str, title: str) -> None:
+    """Left: batch-1 latency against pixels (log-log). Right: published COCO AP against GFLOPs."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    pixels = [h * w for h, w in sizes]
+    styles = {'ours': '-o', 'mmpose': '--s', 'hrnet': ':^'}
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
+    for name, result in timings.items():
+        left.plot(pixels, [t * 1e3 for t in result['latency']], styles[MODELS[name].family],
+                  label=name)
+        ap = MODELS[name].coco_ap
+        if ap is not None:
+            right.scatter(result['flops'][0] / 1e9, ap, s=result['params'] / 2e5)
+            right.annotate(name, (result['flops'][0] / 1e9, ap), textcoords='offset points',
+                           xytext=(6, 4))
+    left.set(xscale='log', yscale='log', xlabel='pixels per image', ylabel='latency, batch 1 (ms)',
+             title='cost against input size')
+    left.legend(fontsize=8)
+    right.set(xlabel=f'GFLOPs at {sizes[0][0]}x{sizes[0][1]}',
+              ylabel='COCO val AP, 256x192 (published)',
+              title='accuracy against FLOPs (marker area ~ parameters)')
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
