@@ -13,6 +13,8 @@ from typing import Callable, Dict, List, Tuple
 
 import torch
 
+from .safe_loading import load_checkpoint_file
+
 StateDict = Dict[str, torch.Tensor]
 
 #: Backbone arguments that reproduce each official fork (found by reading its code).
@@ -171,10 +173,11 @@ def convert_state_dict(state: StateDict, source: str, backbone_only: bool = Fals
 
     Args:
         state: the source's ``state_dict`` (a ``module.`` prefix of DataParallel is removed).
-        source: ``'mmpose'`` or ``'official'``.
+        source: ``'mmpose'``, ``'official'``, or ``'mmhrformer'`` for a checkpoint of our own
+            models, whose keys are kept (to make a plain copy of a trusted file).
         backbone_only: return only the backbone, without prefix (for ``init_cfg=Pretrained``).
     """
-    converters = {'mmpose': convert_mmpose, 'official': convert_official}
+    converters = {'mmpose': convert_mmpose, 'official': convert_official, 'mmhrformer': dict}
     if source not in converters:
         raise ValueError(f'source must be one of {sorted(converters)}, got {source!r}')
     state = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
@@ -201,15 +204,26 @@ def guess_official_fork(state: StateDict) -> str:
     return 'seg'
 
 
-def convert_checkpoint(src: str, dst: str, source: str, backbone_only: bool = False) -> dict:
-    """Reads ``src`` (a plain checkpoint: tensors only), converts it, writes ``{'state_dict': ...}``
-    to ``dst`` and returns the backbone arguments that reproduce the source's outputs."""
-    checkpoint = torch.load(src, map_location='cpu', weights_only=True)
+def convert_checkpoint(src: str, dst: str, source: str, backbone_only: bool = False,
+                       trust: bool = False) -> dict:
+    """Reads ``src``, converts it, writes ``{'state_dict': ...}`` (tensors only) to ``dst`` and
+    returns the backbone arguments that reproduce the source's outputs.
+
+    ``src`` must be a plain checkpoint (tensors and allow-listed types) unless ``trust``: then
+    everything in it is unpickled, which runs any code it holds (see :mod:`.safe_loading`).
+    """
+    checkpoint = load_checkpoint_file(src, map_location='cpu', trust=trust)
     state = checkpoint
     for wrapper in ('state_dict', 'model'):  # mmengine / the official code
         if isinstance(state, dict) and isinstance(state.get(wrapper), dict):
             state = state[wrapper]
-    torch.save({'state_dict': convert_state_dict(state, source, backbone_only)}, dst)
+    converted = convert_state_dict(state, source, backbone_only)
+    not_tensors = sorted(key for key, value in converted.items()
+                         if not isinstance(value, torch.Tensor))
+    if not_tensors:
+        raise ValueError(f'{src}: these state dict entries are not tensors, so the converted file '
+                         f'would not be a plain checkpoint: {not_tensors}')
+    torch.save({'state_dict': converted}, dst)
     if source == 'official':
         return OFFICIAL_SETTINGS[guess_official_fork(state)]
     return {}
