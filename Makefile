@@ -3,7 +3,7 @@ VENV   := .venv
 PYTHON := $(VENV)/bin/python
 READY  := $(VENV)/.setup-complete
 
-.PHONY: setup demo demo-cls test clean-venv
+.PHONY: setup demo demo-cls demo-seg test clean-venv
 
 # The stack is (re)installed when the set-up script or a requirements file changes.
 setup: $(READY)
@@ -16,6 +16,9 @@ demo: setup
 
 demo-cls: setup
 	$(PYTHON) projects/demo/run_demo.py --task cls
+
+demo-seg: setup
+	$(PYTHON) projects/demo/run_demo.py --task seg
 
 test: setup
 	$(PYTHON) -m pytest tests

@@ -102,7 +102,9 @@ def guard_mmengine_loading() -> None:
 def _errors_naming(path: str) -> Iterator[None]:
     try:
         yield
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
+    except OSError:  # a missing or unreadable file: the system's message names it already
+        raise
+    except Exception as error:  # noqa: B902  (a damaged file fails in any of pickle's ways)
         # torch's own message suggests allow-listing the offending globals, which for a file of
         # unknown origin is the wrong advice: ours replaces it.
         raise _explained(path, error) from None

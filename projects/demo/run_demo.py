@@ -1,9 +1,12 @@
-"""The demo, run by ``make demo`` (pose) and ``make demo-cls`` (classification).
+"""The demo, run by ``make demo`` (pose), ``make demo-cls`` (classification) and ``make demo-seg``
+(semantic segmentation).
 
 Pose: generate COCO-format figures (``data/demo/coco``), score the untrained model with
 ``mim test``, train it with ``mim train``, score it again, and draw its predicted skeletons on
 held-out images with mmpose's visualizer (``work_dirs/demo_pose/predictions.png``).
 Classification: the same with generated shapes and top-1 accuracy.
+Segmentation: the same with generated Pascal-Context-59-style scenes (``data/demo/context``) and
+mIoU; the predicted masks are drawn beside the true ones (``work_dirs/demo_seg/predictions.png``).
 """
 import argparse
 import json
@@ -15,19 +18,15 @@ from pathlib import Path
 import numpy as np
 import torch
 from mmengine.config import Config
+from PIL import Image
 
 import mmhrformer  # noqa: F401  (registers our models)
 from mmhrformer.synthetic import write_classification_set, write_coco_keypoints
+from mmhrformer.synthetic.segmentation import write_segmentation_set
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / 'projects/demo/configs'
 MIM = str(Path(sys.executable).with_name('mim'))
-TASKS = {
-    'pose': dict(toolbox='mmpose', metric='coco/AP', epochs=20,
-                 config=CONFIGS / 'td-hm_hrformer-mini_1xb32-20e_synthcoco-128x96.py'),
-    'cls': dict(toolbox='mmpretrain', metric='accuracy/top1', epochs=12,
-                config=CONFIGS / 'hrformer-mini_1xb32-12e_shapes-64px.py'),
-}
 
 
 def mim(*args) -> str:
@@ -49,15 +48,21 @@ def last_metric(log: str, name: str) -> float:
     return float(re.findall(rf'{re.escape(name)}: ([\d.]+)', log)[-1])
 
 
-def make_data(task: str) -> None:
-    if task == 'pose':
-        if not (ROOT / 'data/demo/coco').exists():
-            root = str(ROOT / 'data/demo/coco')
-            write_coco_keypoints(root, {'train2017': 800}, max_people=1)
-            write_coco_keypoints(root, {'val2017': 64}, max_people=2)
-    elif not (ROOT / 'data/demo/shapes').exists():
-        # 400 images per class: with fewer, the model learns the training images by heart.
-        write_classification_set(str(ROOT / 'data/demo/shapes'), {'train': 400, 'val': 50})
+def write_figures(root: str) -> None:
+    """800 training images of one stick figure, 64 held-out images of one or two."""
+    write_coco_keypoints(root, {'train2017': 800}, max_people=1)
+    write_coco_keypoints(root, {'val2017': 64}, max_people=2)
+
+
+def write_shapes(root: str) -> None:
+    """400 training and 50 held-out images per class: with fewer, the model learns the training
+    images by heart."""
+    write_classification_set(root, {'train': 400, 'val': 50})
+
+
+def write_scenes(root: str) -> None:
+    """1000 training and 100 held-out 64x64 scenes of textured shapes, Pascal Context's layout."""
+    write_segmentation_set(root, 'pascal_context_59', {'train': 1000, 'val': 100}, size=(64, 64))
 
 
 def save_untrained_checkpoint(config: Path, toolbox: str, path: Path) -> Path:
@@ -72,19 +77,29 @@ def save_untrained_checkpoint(config: Path, toolbox: str, path: Path) -> Path:
     return path
 
 
-def draw_predictions(config: Path, checkpoint: Path, out: Path, count: int = 8) -> None:
+def save_grid(panels: list, out: Path, zoom: int = 1) -> None:
+    """Saves the (H, W, 3) uint8 RGB panels in two rows, each pixel drawn ``zoom`` times wider and
+    higher."""
+    height, width = panels[0].shape[:2]
+    columns = (len(panels) + 1) // 2
+    grid = np.zeros((2 * height, columns * width, 3), np.uint8)
+    for index, panel in enumerate(panels):
+        row, col = divmod(index, columns)
+        grid[row * height:(row + 1) * height, col * width:(col + 1) * width] = panel
+    Image.fromarray(grid.repeat(zoom, axis=0).repeat(zoom, axis=1)).save(out)
+
+
+def draw_skeletons(config: Path, checkpoint: Path, data: Path, out: Path, count: int = 8) -> None:
     """Predicted skeletons on the first held-out images, drawn by mmpose's visualizer, in a grid."""
     from mmpose.apis import inference_topdown, init_model
     from mmpose.registry import VISUALIZERS
     from mmpose.structures import merge_data_samples
-    from PIL import Image
 
     model = init_model(str(config), str(checkpoint), device='cpu')
     # mmpose's OpenCV drawing calls int() on 1-element arrays, an error with numpy >= 2.4.
     visualizer = VISUALIZERS.build(dict(model.cfg.visualizer, radius=2, line_width=2,
                                         backend='matplotlib'))
     visualizer.set_dataset_meta(model.dataset_meta)
-    data = ROOT / 'data/demo/coco'
     annotations = json.loads((data / 'annotations/person_keypoints_val2017.json').read_text())
     panels = []
     for image in annotations['images'][:count]:
@@ -97,12 +112,49 @@ def draw_predictions(config: Path, checkpoint: Path, out: Path, count: int = 8) 
         visualizer.add_datasample('prediction', rgb, data_sample=samples, draw_gt=False,
                                   draw_bbox=True, show=False)
         panels.append(visualizer.get_image())
-    height, width = panels[0].shape[:2]
-    grid = np.zeros((2 * height, (count + 1) // 2 * width, 3), np.uint8)
-    for index, panel in enumerate(panels):
-        row, col = divmod(index, (count + 1) // 2)
-        grid[row * height:(row + 1) * height, col * width:(col + 1) * width] = panel
-    Image.fromarray(grid).save(out)
+    save_grid(panels, out)
+
+
+def draw_masks(config: Path, checkpoint: Path, data: Path, out: Path, count: int = 8) -> None:
+    """The first held-out images, each beside its true and its predicted masks drawn by mmseg's
+    visualizer, in a grid, three times enlarged."""
+    from mmengine.structures import PixelData
+    from mmseg.apis import inference_model, init_model
+    from mmseg.visualization import SegLocalVisualizer
+
+    model = init_model(str(config), str(checkpoint), device='cpu')
+    visualizer = SegLocalVisualizer(name='demo_seg', alpha=1.0)
+    # by keyword: SegLocalVisualizer's own constructor passes the two swapped
+    visualizer.set_dataset_meta(classes=model.dataset_meta['classes'],
+                                palette=model.dataset_meta['palette'])
+    names = (data / 'ImageSets/SegmentationContext/val.txt').read_text().split()[:count]
+    panels = []
+    for name in names:
+        path = str(data / 'JPEGImages' / f'{name}.jpg')
+        sample = inference_model(model, path)
+        labels = np.asarray(Image.open(data / 'SegmentationClassContext' / f'{name}.png'))
+        # reduce_zero_label, as in the config: 1..59 -> 0..58, 0 (background) -> 255 (ignored)
+        sample.gt_sem_seg = PixelData(data=torch.from_numpy(labels - 1)[None])
+        drawings = [np.asarray(Image.open(path).convert('RGB'))]
+        for truth in (True, False):
+            visualizer.add_datasample(name, drawings[0], data_sample=sample, draw_gt=truth,
+                                      draw_pred=not truth, with_labels=False)
+            drawings.append(visualizer.get_image())
+        panels.append(np.concatenate(drawings, axis=1))
+    save_grid(panels, out, zoom=3)
+
+
+TASKS = {
+    'pose': dict(toolbox='mmpose', metric='coco/AP', epochs=20, data=('coco', write_figures),
+                 draw=draw_skeletons,
+                 config=CONFIGS / 'td-hm_hrformer-mini_1xb32-20e_synthcoco-128x96.py'),
+    'cls': dict(toolbox='mmpretrain', metric='accuracy/top1', epochs=12,
+                data=('shapes', write_shapes), draw=None,
+                config=CONFIGS / 'hrformer-mini_1xb32-12e_shapes-64px.py'),
+    'seg': dict(toolbox='mmseg', metric='mIoU', epochs=10, data=('context', write_scenes),
+                draw=draw_masks,
+                config=CONFIGS / 'fcn_hrformer-mini_1xb16-10e_synthcontext-64x64.py'),
+}
 
 
 def main():
@@ -112,7 +164,10 @@ def main():
     task = TASKS[name]
     config, toolbox, metric = task['config'], task['toolbox'], task['metric']
     work_dir = ROOT / f'work_dirs/demo_{name}'
-    make_data(name)
+    folder, write = task['data']
+    data = ROOT / 'data/demo' / folder  # the configs' data_root
+    if not data.exists():  # generated on first use
+        write(str(data))
     untrained = save_untrained_checkpoint(config, toolbox, work_dir / 'untrained.pth')
     before = last_metric(mim('test', toolbox, str(config), '--checkpoint', str(untrained),
                              '--work-dir', str(work_dir / 'untrained')), metric)
@@ -120,9 +175,9 @@ def main():
     trained = work_dir / f"epoch_{task['epochs']}.pth"
     after = last_metric(mim('test', toolbox, str(config), '--checkpoint', str(trained),
                             '--work-dir', str(work_dir / 'trained')), metric)
-    if name == 'pose':
-        draw_predictions(config, trained, work_dir / 'predictions.png')
-        print(f'predicted skeletons on held-out images: {work_dir / "predictions.png"}')
+    if task['draw']:
+        task['draw'](config, trained, data, work_dir / 'predictions.png')
+        print(f'predictions on held-out images: {work_dir / "predictions.png"}')
     print(f'{metric} on held-out generated images: untrained {before:.3f}, trained {after:.3f}')
 
 

@@ -1,18 +1,10 @@
 # A small HRFormer classifier trained on the generated shapes set (see ../README.md), mmpretrain.
-_base_ = ['mmpretrain::_base_/default_runtime.py']
+_base_ = ['mmpretrain::_base_/default_runtime.py', './_base_/hrformer-mini.py']
 
-custom_imports = dict(imports=['mmhrformer'], allow_failed_imports=False)
-
-# "mini": a preset of our own, narrower and shallower than HRFormer-T, to train in minutes on CPU.
-channels = [16, 32, 64, 128]
+channels = _base_.hrformer_mini.arch.channels
 model = dict(
     type='ImageClassifier',
-    backbone=dict(
-        type='mmhrformer.HRFormer',
-        arch=dict(channels=channels, num_heads=[1, 2, 4, 8], mlp_ratios=[2, 2, 2, 2],
-                  num_modules=[1, 1, 1], num_blocks=[1, 1, 1], stem_channels=32,
-                  stage1_blocks=1),
-        window_size=4),
+    backbone=_base_.hrformer_mini,
     neck=dict(type='mmhrformer.HRFormerClsNeck', in_channels=channels, planes=[8, 16, 32, 64],
               out_channels=256),
     head=dict(type='LinearClsHead', num_classes=3, in_channels=256,
