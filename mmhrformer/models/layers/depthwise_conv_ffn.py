@@ -18,11 +18,12 @@ class DepthwiseConvFFN(Sequential):
 
     The depth-wise convolution is what exchanges information between neighbouring windows of the
     attention. The convolutions keep their biases, as in the official model, so that its
-    checkpoints load as they are. In training, the maps between ``fc1`` and ``fc2`` and after
-    ``fc2`` are recomputed in the backward pass from ``fc1``'s and ``fc2``'s outputs instead of
-    being kept (see :mod:`.recomputed_chain`): with BatchNorm this keeps ``5 * C`` channels per
-    pixel instead of ``26 * C``, and gives the same gradients. When the norms use their running
-    statistics (inference), each is folded into its convolution (:mod:`.batch_norm_folding`).
+    checkpoints load as they are. In training, the maps up to ``fc2`` (``fc1``'s output
+    included) are recomputed in the backward pass from the FFN's input, those after ``fc2`` from
+    ``fc2``'s output, instead of being kept (see :mod:`.recomputed_chain`): with BatchNorm this
+    keeps ``2 * C`` channels per pixel instead of ``26 * C``, and gives the same gradients. When
+    the norms use their running statistics (inference), each is folded into its convolution
+    (:mod:`.batch_norm_folding`).
 
     Args:
         in_channels: ``C``.

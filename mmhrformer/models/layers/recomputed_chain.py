@@ -1,12 +1,12 @@
-"""Norm -> activation (-> depth-wise conv ...) -> convolution, keeping only the chain's input.
+"""A chain of modules ending in a convolution, keeping only the chain's input for backward.
 
 In training, autograd keeps the input of every op for the backward pass: in the HRFormer FFN that is
 six maps of ``4 * C`` channels per block (BatchNorm input, GELU input, depth-wise conv input, twice),
-most of its activation memory. All of them but the first can be recomputed from it by cheap
-element-wise ops and a depth-wise convolution. :class:`RecomputedChain` keeps just the chain's
-input, recomputes those ops in the backward pass, and hands the last (expensive) convolution's
-input straight to its backward kernel, so no matrix product is computed twice. The results are
-those of running the modules one after the other: the same kernels run on the same inputs.
+most of its activation memory. :class:`RecomputedChain` keeps just the chain's input and recomputes
+the ``cheap`` modules in the backward pass (the FFN passes ``fc1`` too: one 1x1 convolution
+recomputed, a trade of compute for ``4 * C`` channels per pixel); the ``last`` convolution is not
+run again: its input goes straight to its backward kernel. The results are those of running the
+modules one after the other: the same kernels run on the same inputs.
 """
 from typing import List, Optional, Sequence
 
