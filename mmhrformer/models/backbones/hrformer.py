@@ -248,11 +248,10 @@ class HRFormer(BaseModule):
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """Args: x: ``B x in_channels x H x W``. Returns: the maps of ``out_indices``."""
         self._check_input(x)
-        if not torch.is_grad_enabled():
-            # Inference: channels-last is the blocks' token layout (B x H x W x C in memory) and
-            # oneDNN's fastest for convolutions; one conversion here spares layout round trips in
-            # every block. In training it made the backward pass slower on the CPU (measured).
-            x = x.contiguous(memory_format=torch.channels_last)
+        # Channels-last is the blocks' token layout (B x H x W x C in memory) and oneDNN's
+        # fastest for convolutions: one conversion here spares layout round trips in every block
+        # (measured on the CPU: inference and training steps both faster).
+        x = x.contiguous(memory_format=torch.channels_last)
         streams = [self.stage1(self.stem(x))]
         for stage in range(2, NUM_STREAMS + 1):
             transition = getattr(self, f'transition{stage - 1}')

@@ -10,7 +10,6 @@ from typing import Tuple
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from torch.nn.modules.batchnorm import _BatchNorm
 
 
@@ -31,8 +30,3 @@ def folded_conv_params(conv: nn.Conv2d, norm: _BatchNorm) -> Tuple[torch.Tensor,
         bias = bias + norm.bias
     return conv.weight * scale.view(-1, 1, 1, 1), bias
 
-
-def conv_norm_folded(conv: nn.Conv2d, norm: _BatchNorm, x: torch.Tensor) -> torch.Tensor:
-    """``norm(conv(x))`` as one convolution: ``B x C_in x H x W`` -> ``B x C_out x H' x W'``."""
-    weight, bias = folded_conv_params(conv, norm)
-    return F.conv2d(x, weight, bias, conv.stride, conv.padding, conv.dilation, conv.groups)

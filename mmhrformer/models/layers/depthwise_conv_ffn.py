@@ -7,7 +7,8 @@ from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmengine.model import Sequential
 
 from mmhrformer.registry import MODELS
-from .batch_norm_folding import conv_norm_folded, uses_running_stats
+from .batch_norm_folding import folded_conv_params, uses_running_stats
+from .fused_conv_activation import conv2d_activation
 from .recomputed_chain import recomputed_chain
 
 
@@ -23,7 +24,8 @@ class DepthwiseConvFFN(Sequential):
     ``fc2``'s output, instead of being kept (see :mod:`.recomputed_chain`): with BatchNorm this
     keeps ``2 * C`` channels per pixel instead of ``26 * C``, and gives the same gradients. When
     the norms use their running statistics (inference), each is folded into its convolution
-    (:mod:`.batch_norm_folding`).
+    (:mod:`.batch_norm_folding`) and, on the CPU, the activation is applied by the convolution's
+    kernel (:mod:`.fused_conv_activation`).
 
     Args:
         in_channels: ``C``.
@@ -58,7 +60,7 @@ class DepthwiseConvFFN(Sequential):
                  (self.fc2, self.norm3, self.act3))
         if all(uses_running_stats(norm) for _, norm, _ in units):
             for conv, norm, act in units:  # inference: each norm folded into its convolution
-                x = act(conv_norm_folded(conv, norm, x))
+                x = conv2d_activation(x, *folded_conv_params(conv, norm), conv, act)
             return x
         hidden = recomputed_chain(
             x, (self.fc1, self.norm1, self.act1, self.dwconv, self.norm2, self.act2), self.fc2)

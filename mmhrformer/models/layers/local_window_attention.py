@@ -7,7 +7,7 @@ from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 
 from mmhrformer.registry import MODELS
-from .window_attention_function import attention_and_projection
+from .window_attention_function import window_attention
 from .windows import merge_windows, partition_windows
 
 
@@ -86,10 +86,8 @@ class LocalWindowAttention(BaseModule):
 
     def attend(self, windows: torch.Tensor) -> torch.Tensor:
         """Self-attention within each window: ``N x L x C`` -> ``N x L x C``."""
-        num_windows, length, _ = windows.shape
-        qkv = self.qkv(windows).view(num_windows, length, 3, self.num_heads, -1)
         bias = self.position_bias() if self.with_rpe else None
-        return attention_and_projection(qkv, bias, self.proj)
+        return window_attention(windows, self.qkv, self.num_heads, bias, self.proj)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Args: x: ``B x H x W x C``. Returns: ``B x H x W x C``."""

@@ -1,11 +1,13 @@
-"""Scaled dot-product attention with an additive bias, that keeps no attention matrix for backward.
+"""Window attention with its input and output projections, keeping only the input windows for
+backward.
 
-``F.scaled_dot_product_attention`` falls back to its unfused "math" kernel when the bias needs a
-gradient (the relative position bias in training): that kernel keeps the logits' softmax of every
-window (``heads x L x L`` per window, more than the tokens' own ``C`` channels) for the backward
-pass. :class:`WindowAttentionFunction` runs the fused kernel forward and keeps only the packed
-query/key/value; the backward pass recomputes one layer's softmax and output from them, the way
-flash-attention does, and also returns the bias gradient that fused kernels lack.
+In training, autograd would keep the packed query/key/value (``3 * C`` channels per token), the
+softmax of every window's logits (``heads x L x L`` per window: PyTorch's fused kernels have no
+gradient for a bias, so it falls back to its unfused "math" kernel) and the attention output.
+:class:`WindowAttentionFunction` runs the fused kernel forward and keeps just the windows it was
+given (``C`` channels per token); the backward pass recomputes the projections, the softmax and the
+output of one layer from them, as flash-attention does for its softmax, and also returns the bias
+gradient.
 """
 from typing import Optional, Tuple
 
@@ -26,6 +28,20 @@ def _merge_heads(x: torch.Tensor) -> torch.Tensor:
     return x.transpose(1, 2).reshape(num_windows, length, heads * dims)
 
 
+def _cast(tensor: Optional[torch.Tensor], dtype: torch.dtype) -> Optional[torch.Tensor]:
+    return None if tensor is None else tensor.to(dtype)
+
+
+def project_qkv(windows: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
+                num_heads: int, dtype: Optional[torch.dtype] = None) -> torch.Tensor:
+    """The packed query/key/value projection: ``N x L x C`` -> ``N x L x 3 x heads x d``, computed
+    in ``dtype`` (by default the one autocast picks)."""
+    if dtype is not None:
+        windows, weight, bias = windows.to(dtype), weight.to(dtype), _cast(bias, dtype)
+    qkv = F.linear(windows, weight, bias)
+    return qkv.view(*windows.shape[:2], 3, num_heads, -1)
+
+
 def fused_window_attention(qkv: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
     """Attention of each window's tokens to each other, through PyTorch's fused kernel.
 
@@ -42,60 +58,82 @@ def fused_window_attention(qkv: torch.Tensor, bias: Optional[torch.Tensor]) -> t
     return _merge_heads(F.scaled_dot_product_attention(query, key, value, attn_mask=mask))
 
 
-class WindowAttentionFunction(torch.autograd.Function):
-    """:func:`fused_window_attention` followed by the output projection, whose backward pass
-    recomputes the attention weights and the attention output.
+def _attention_backward(qkv: torch.Tensor, bias: Optional[torch.Tensor], grad_out: torch.Tensor,
+                        bias_needs_grad: bool):
+    """Recomputes softmax and output of the attention; returns the output (``N x heads x L x
+    d``), the gradient of ``qkv`` (``N x L x 3 x heads x d``, contiguous) and that of the bias
+    (or None)."""
+    query, key, value = _split_heads(qkv)
+    scale = qkv.shape[4]**-0.5
+    logits = (query * scale) @ key.transpose(-2, -1)
+    if bias is not None:
+        logits += bias.to(logits.dtype)
+    weights = logits.softmax(dim=-1)  # N x heads x L x L
+    out = weights @ value
+    grad_logits = torch._softmax_backward_data(
+        grad_out @ value.transpose(-2, -1), weights, -1, weights.dtype)
+    grad_query = grad_logits @ key * scale
+    grad_key = grad_logits.transpose(-2, -1) @ query * scale
+    grad_value = weights.transpose(-2, -1) @ grad_out
+    # One copy into the packed layout (matmul into strided views of it was several times slower).
+    grad_qkv = torch.stack([g.transpose(1, 2) for g in (grad_query, grad_key, grad_value)], 2)
+    grad_bias = grad_logits.sum(0).to(bias.dtype) if bias_needs_grad else None
+    return out, grad_qkv, grad_bias
 
-    Saved for backward: ``qkv`` only (``3 * C`` channels per token); the attention output, which
-    the projection would keep, is recomputed with the weights.
+
+def _linear_param_grads(grad_y: torch.Tensor, x: torch.Tensor, weight: torch.Tensor,
+                        bias: Optional[torch.Tensor]):
+    """Gradients of ``F.linear(x, weight, bias)`` for ``weight`` and ``bias``, in their dtypes;
+    ``x`` and ``grad_y`` are ``... x C_in`` and ``... x C_out``."""
+    grad_y = grad_y.flatten(0, -2)
+    grad_weight = (grad_y.t() @ x.flatten(0, -2)).to(weight.dtype)
+    return grad_weight, None if bias is None else grad_y.sum(0).to(bias.dtype)
+
+
+class WindowAttentionFunction(torch.autograd.Function):
+    """``proj(attention(qkv(windows)))`` whose backward pass recomputes ``qkv(windows)``, the
+    attention weights and the attention output.
+
+    Called as ``apply(windows, num_heads, qkv_weight, qkv_bias, bias, proj_weight, proj_bias)``,
+    windows ``N x L x C``; ``bias`` is the ``heads x L x L`` logits bias or None. Saved for
+    backward: the windows and the weights; under autocast the recomputation runs in the dtype the
+    forward pass ran in.
     """
 
     @staticmethod
-    def forward(ctx, qkv: torch.Tensor, bias: Optional[torch.Tensor], proj_weight: torch.Tensor,
-                proj_bias: Optional[torch.Tensor]) -> torch.Tensor:
-        ctx.save_for_backward(qkv, bias, proj_weight, proj_bias)
-        return F.linear(fused_window_attention(qkv, bias), proj_weight.to(qkv.dtype),
-                        None if proj_bias is None else proj_bias.to(qkv.dtype))
+    def forward(ctx, windows, num_heads, qkv_weight, qkv_bias, bias, proj_weight, proj_bias):
+        qkv = project_qkv(windows, qkv_weight, qkv_bias, num_heads)
+        ctx.num_heads, ctx.dtype = num_heads, qkv.dtype
+        ctx.save_for_backward(windows, qkv_weight, qkv_bias, bias, proj_weight, proj_bias)
+        # Detached: a bias that requires grad sends PyTorch to its unfused kernel.
+        out = fused_window_attention(qkv, None if bias is None else bias.detach())
+        return F.linear(out, _cast(proj_weight, qkv.dtype),
+                        _cast(proj_bias, qkv.dtype))
 
     @staticmethod
-    def backward(ctx, grad_y: torch.Tensor):
-        qkv, bias, proj_weight, proj_bias = ctx.saved_tensors
-        query, key, value = _split_heads(qkv)
-        heads, dims = qkv.shape[3], qkv.shape[4]
-        scale = dims**-0.5
-        logits = query @ key.transpose(-2, -1) * scale
-        if bias is not None:
-            logits = logits + bias.to(logits.dtype)
-        weights = logits.softmax(dim=-1)  # N x heads x L x L
-        out = weights @ value  # N x heads x L x d
-        grad_y = grad_y.to(qkv.dtype)
-        grad_proj_weight = grad_y.flatten(0, 1).t() @ _merge_heads(out).flatten(0, 1)
-        grad_proj_bias = None if proj_bias is None else grad_y.sum((0, 1))
-        grad_out = (grad_y @ proj_weight.to(qkv.dtype)).view(*grad_y.shape[:2], heads, dims)
-        grad_out = grad_out.transpose(1, 2)
-        grad_weights = grad_out @ value.transpose(-2, -1)
-        # Softmax backward: dS = P * (dP - sum_j P_j dP_j), and sum_j P_j dP_j = <dO, O>.
-        grad_logits = weights * (grad_weights - (grad_out * out).sum(-1, keepdim=True))
-        grad_qkv = torch.empty_like(qkv)
-        grad_query, grad_key, grad_value = _split_heads(grad_qkv)
-        torch.matmul(grad_logits, key, out=grad_query)
-        grad_query.mul_(scale)
-        torch.matmul(grad_logits.transpose(-2, -1), query, out=grad_key)
-        grad_key.mul_(scale)
-        torch.matmul(weights.transpose(-2, -1), grad_out, out=grad_value)
-        grad_bias = None
-        if bias is not None and ctx.needs_input_grad[1]:
-            grad_bias = grad_logits.sum(0).to(bias.dtype)
-        return (grad_qkv, grad_bias, grad_proj_weight.to(proj_weight.dtype),
-                None if grad_proj_bias is None else grad_proj_bias.to(proj_bias.dtype))
+    def backward(ctx, grad_y):
+        windows, qkv_weight, qkv_bias, bias, proj_weight, proj_bias = ctx.saved_tensors
+        input_dtype, windows = windows.dtype, windows.to(ctx.dtype)
+        qkv = project_qkv(windows, qkv_weight, qkv_bias, ctx.num_heads, ctx.dtype)
+        heads, dims = qkv.shape[3:]
+        grad_y = grad_y.to(ctx.dtype)
+        grad_out = (grad_y @ proj_weight.to(ctx.dtype)).view(*grad_y.shape[:2], heads, dims)
+        out, grad_qkv, grad_bias = _attention_backward(
+            qkv, bias, grad_out.transpose(1, 2), bias is not None and ctx.needs_input_grad[4])
+        grad_qkv = grad_qkv.flatten(2)  # N x L x 3C
+        grad_windows = (grad_qkv @ qkv_weight.to(ctx.dtype)).to(input_dtype)
+        return (grad_windows, None,
+                *_linear_param_grads(grad_qkv, windows, qkv_weight, qkv_bias), grad_bias,
+                *_linear_param_grads(grad_y, _merge_heads(out), proj_weight, proj_bias))
 
 
-def attention_and_projection(qkv: torch.Tensor, bias: Optional[torch.Tensor],
-                             proj: nn.Linear) -> torch.Tensor:
-    """``proj(attention)``: ``N x L x 3 x heads x d`` packed projections (+ ``heads x L x L``
+def window_attention(windows: torch.Tensor, qkv: nn.Linear, num_heads: int,
+                     bias: Optional[torch.Tensor], proj: nn.Linear) -> torch.Tensor:
+    """``proj(attention(qkv(windows)))``: ``N x L x C`` windows (+ a ``heads x L x L`` logits
     bias) -> ``N x L x C_out``; when gradients are needed, through
     :class:`WindowAttentionFunction`."""
-    params = (qkv, bias, proj.weight, proj.bias)
-    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in params):
-        return WindowAttentionFunction.apply(*params)
-    return proj(fused_window_attention(qkv, bias))
+    tensors = (windows, qkv.weight, qkv.bias, bias, proj.weight, proj.bias)
+    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors):
+        return WindowAttentionFunction.apply(windows, num_heads, *tensors[1:])
+    packed = project_qkv(windows, qkv.weight, qkv.bias, num_heads)
+    return proj(fused_window_attention(packed, bias))

@@ -55,18 +55,24 @@ def test_training_attention_gradients_match_explicit_softmax():
 
 def test_window_attention_function_passes_gradcheck():
     torch.manual_seed(0)
-    qkv = torch.randn(3, 4, 3, 2, 3, dtype=torch.double, requires_grad=True)
-    bias = torch.randn(2, 4, 4, dtype=torch.double, requires_grad=True)
-    weight = torch.randn(5, 6, dtype=torch.double, requires_grad=True)
-    proj_bias = torch.randn(5, dtype=torch.double, requires_grad=True)
-    assert torch.autograd.gradcheck(WindowAttentionFunction.apply, (qkv, bias, weight, proj_bias))
+
+    def double(*shape):
+        return torch.randn(*shape, dtype=torch.double, requires_grad=True)
+
+    windows, qkv_weight, qkv_bias = double(3, 4, 5), double(12, 5), double(12)
+    bias, proj_weight, proj_bias = double(2, 4, 4), double(5, 4), double(5)
     assert torch.autograd.gradcheck(
-        lambda qkv, weight: WindowAttentionFunction.apply(qkv, None, weight, None), (qkv, weight))
+        lambda *args: WindowAttentionFunction.apply(args[0], 2, *args[1:]),
+        (windows, qkv_weight, qkv_bias, bias, proj_weight, proj_bias))
+    assert torch.autograd.gradcheck(
+        lambda windows, qkv_weight, proj_weight: WindowAttentionFunction.apply(
+            windows, 2, qkv_weight, None, None, proj_weight, None),
+        (windows, qkv_weight, proj_weight))
 
 
-def test_training_keeps_no_attention_matrix():
-    """Saved for backward besides the input windows (kept by the qkv projection): the packed
-    qkv, 3 x the input's size; no ``heads x L x L`` weights, no attention output."""
+def test_training_keeps_only_the_input_windows():
+    """Saved for backward per window: the input windows alone; no packed query/key/value, no
+    ``heads x L x L`` weights, no attention output."""
     attn = LocalWindowAttention(8, num_heads=4, window_size=7).train()
     windows = torch.randn(6, 49, 8, requires_grad=True)
     saved = []
@@ -74,4 +80,24 @@ def test_training_keeps_no_attention_matrix():
         attn.attend(windows)
     storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in saved
                 if t.shape[0] == windows.shape[0]}  # per-window tensors, not weights or the bias
-    assert sum(storages.values()) == 3 * windows.numel() * 4
+    assert sum(storages.values()) == windows.numel() * 4
+
+
+def test_autocast_training_gradients_match_the_module_sequence():
+    """Under bf16 autocast the backward pass recomputes in bf16, as the forward pass ran: the
+    gradients equal those of the plain modules run under autocast."""
+    torch.manual_seed(0)
+    attn = LocalWindowAttention(16, num_heads=2, window_size=3).train()
+    torch.nn.init.normal_(attn.relative_position_bias_table, std=1.)
+    windows = torch.randn(5, 9, 16, requires_grad=True)
+    grad = torch.randn(5, 9, 16)
+    inputs = [windows, *attn.parameters()]
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        actual_out = attn.attend(windows)
+        expected_out = reference_window_attention(attn, windows)
+    assert actual_out.dtype == expected_out.dtype == torch.bfloat16
+    actual = torch.autograd.grad(actual_out, inputs, grad)
+    expected = torch.autograd.grad(expected_out, inputs, grad)
+    for got, want in zip(actual, expected):
+        assert got.dtype == want.dtype
+        torch.testing.assert_close(got, want, rtol=0.05, atol=0.05)

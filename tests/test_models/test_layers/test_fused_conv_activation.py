@@ -1,0 +1,54 @@
+"""oneDNN's convolution with a fused activation against the two PyTorch ops, and when it is used."""
+import pytest
+import torch
+import torch.nn as nn
+
+from mmhrformer.models.layers import fused_conv_activation
+from mmhrformer.models.layers.fused_conv_activation import conv2d_activation
+
+ACTIVATIONS = [nn.ReLU(), nn.GELU(), nn.GELU(approximate='tanh')]
+
+
+@pytest.fixture
+def fused_calls(monkeypatch):
+    """Counts the calls of the fused kernel."""
+    calls = []
+    kernel = fused_conv_activation._FUSED_CONV
+    assert kernel is not None, 'this PyTorch build has no oneDNN fused convolution'
+
+    def counting(*args):
+        calls.append(args[7])
+        return kernel(*args)
+
+    monkeypatch.setattr(fused_conv_activation, '_FUSED_CONV', counting)
+    return calls
+
+
+@pytest.mark.parametrize('act', ACTIVATIONS, ids=lambda a: repr(a))
+@pytest.mark.parametrize('groups,kernel', [(1, 1), (8, 3)])
+@pytest.mark.parametrize('layout', [torch.contiguous_format, torch.channels_last])
+def test_fused_kernel_equals_convolution_then_activation(fused_calls, act, groups, kernel,
+                                                         layout):
+    torch.manual_seed(0)
+    conv = nn.Conv2d(8, 16, kernel, padding=kernel // 2, stride=2 if kernel == 3 else 1,
+                     groups=groups)
+    x = torch.randn(2, 8, 9, 7).contiguous(memory_format=layout)
+    with torch.no_grad():
+        actual = conv2d_activation(x, conv.weight, conv.bias, conv, act)
+        expected = act(conv(x))
+    assert fused_calls, 'the fused kernel was not used'
+    torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_gradients_autocast_and_other_activations_run_the_plain_ops(fused_calls):
+    conv = nn.Conv2d(4, 4, 1)
+    x = torch.randn(1, 4, 5, 5)
+    out = conv2d_activation(x, conv.weight, conv.bias, conv, nn.GELU())
+    assert out.requires_grad  # a gradient is needed: the fused kernel has no backward pass
+    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
+        assert conv2d_activation(x, conv.weight, conv.bias, conv, nn.GELU()).dtype == \
+            torch.bfloat16
+    with torch.no_grad():
+        torch.testing.assert_close(conv2d_activation(x, conv.weight, conv.bias, conv, nn.SiLU()),
+                                   nn.SiLU()(conv(x)))
+    assert fused_calls == []
