@@ -6,14 +6,22 @@ so that a change of machine load touches all of them alike; each figure is the m
 of its own, so that no model's peak hides another's; on the CPU it is the process's peak resident
 set size during the steps (``VmHWM``, reset after the imports; it includes the ~0.8 GB of the
 libraries and the model's weights), on a GPU ``torch.cuda.max_memory_allocated``.
+
+On the CPU the training peak is measured twice: with glibc's allocator as it comes, and with
+every allocation above 64 KB served by a mapping of its own that goes back to the system when
+freed (:data:`UNPOOLED_ENV`). glibc keeps freed heap memory for reuse, and how much of it the
+process holds depends on the order of allocations and frees as much as on the live tensors; the
+second figure is the peak of live memory. It is not a setting to train with: mapping and zeroing
+pages at every allocation made training steps about twice as slow (measured).
 """
 import json
+import os
 import statistics
 import subprocess
 import sys
 import time
 from contextlib import nullcontext
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -22,6 +30,10 @@ from .benchmark_models import build_backbone
 from .complexity import count_flops_and_params
 
 Size = Tuple[int, int]
+
+#: Environment of the "unpooled" CPU memory runs: glibc maps every allocation above 64 KB on its
+#: own (a fixed threshold also turns off glibc's raising of it as large blocks are freed).
+UNPOOLED_ENV = {'MALLOC_MMAP_THRESHOLD_': '65536'}
 
 
 def _loss(outputs) -> torch.Tensor:
@@ -157,13 +169,15 @@ def peak_memory_here(name: str, mode: str, size: Size, batch: int, runner: Runne
     return _rss_high_water_mark_mb()
 
 
-def peak_memory(name: str, mode: str, size: Size, batch: int, runner: Runner) -> float:
-    """:func:`peak_memory_here` in a fresh Python process."""
+def peak_memory(name: str, mode: str, size: Size, batch: int, runner: Runner,
+                env: Optional[Dict[str, str]] = None) -> float:
+    """:func:`peak_memory_here` in a fresh Python process, with ``env`` added to its
+    environment."""
     request = dict(name=name, mode=mode, size=list(size), batch=batch, device=runner.device,
                    dtype=runner.dtype)
     process = subprocess.run(
         [sys.executable, '-m', 'mmhrformer.analysis.benchmark', json.dumps(request)],
-        capture_output=True, text=True)
+        capture_output=True, text=True, env={**os.environ, **(env or {})})
     if process.returncode:
         raise RuntimeError(f'measuring the peak memory of {name} ({mode}) failed:\n'
                            f'{process.stderr[-3000:]}')
@@ -172,9 +186,16 @@ def peak_memory(name: str, mode: str, size: Size, batch: int, runner: Runner) ->
 
 def measure_peak_memory(names: Sequence[str], size: Size, batch: int,
                         runner: Runner) -> Dict[str, Dict[str, float]]:
-    """``{name: {'train': MB, 'infer': MB}}``, each in a fresh process."""
-    return {name: {mode: peak_memory(name, mode, size, batch, runner)
-                   for mode in ('train', 'infer')} for name in names}
+    """``{name: {'train': MB, 'infer': MB}}``, each in a fresh process; on the CPU also
+    ``'train_unpooled'``, the training peak under :data:`UNPOOLED_ENV`."""
+    memory = {}
+    for name in names:
+        memory[name] = {mode: peak_memory(name, mode, size, batch, runner)
+                        for mode in ('train', 'infer')}
+        if runner.device == 'cpu':
+            memory[name]['train_unpooled'] = peak_memory(name, 'train', size, batch, runner,
+                                                         UNPOOLED_ENV)
+    return memory
 
 
 def _worker(argv: List[str]) -> None:

@@ -16,23 +16,25 @@ def summary_table(timings: Dict[str, dict], memory: Dict[str, Dict[str, float]],
     this one's (above 1: this one is faster), memory ratios this one's over the other's."""
     lines = [
         f'| model | params (M) | GFLOPs | latency bs1 (ms) | throughput bs{batch} (img/s) | '
-        f'train step bs{batch} (ms) | peak mem train (MB) | peak mem infer (MB) | '
-        f'bs{batch} speed vs mmpose port | bs{batch} speed vs HRNet | train step vs mmpose port | '
-        'train mem vs HRNet |',
-        '| --- ' * 12 + '|']
+        f'train step bs{batch} (ms) | peak mem train (MB) | peak mem train, unpooled (MB) | '
+        f'peak mem infer (MB) | bs{batch} speed vs mmpose port | bs{batch} speed vs HRNet | '
+        'train step vs mmpose port | train mem vs HRNet | train mem vs HRNet, unpooled |',
+        '| --- ' * 14 + '|']
     for name, result in timings.items():
         spec = MODELS[name]
         port = f'mmpose {name}' if spec.family == 'ours' else None
         hrnet = spec.baseline
+        mem = memory.get(name, {})
         cells = [name, f"{result['params'] / 1e6:.2f}", f"{result['flops'][0] / 1e9:.2f}",
                  f"{result['latency'][0] * 1e3:.1f}", f"{batch / result['batch_time']:.1f}",
                  f"{result['train_step'] * 1e3:.0f}",
-                 f"{memory[name]['train']:.0f}" if name in memory else '-',
-                 f"{memory[name]['infer']:.0f}" if name in memory else '-']
+                 *(f'{mem[key]:.0f}' if key in mem else '-'
+                   for key in ('train', 'train_unpooled', 'infer'))]
         for other, key in ((port, 'batch_time'), (hrnet, 'batch_time'), (port, 'train_step')):
             cells.append(_ratio(timings[other][key], result[key]) if other in timings else '-')
-        cells.append(_ratio(memory[name]['train'], memory[hrnet]['train'])
-                     if name in memory and hrnet in memory else '-')
+        for key in ('train', 'train_unpooled'):
+            cells.append(_ratio(mem[key], memory[hrnet][key])
+                         if key in mem and key in memory.get(hrnet, {}) else '-')
         lines.append('| ' + ' | '.join(cells) + ' |')
     return lines
 

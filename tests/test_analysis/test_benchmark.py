@@ -31,7 +31,9 @@ def test_timings_and_memory_cover_every_model_and_size():
         assert result['flops'][1] > result['flops'][0] > 0
         assert result['batch_time'] > 0 and result['train_step'] > 0
     memory = measure_peak_memory(['HRFormer-T'], sizes[0], 2, Runner())
-    assert memory['HRFormer-T']['train'] > 100  # MB: the libraries and the model at least
+    assert set(memory['HRFormer-T']) == {'train', 'train_unpooled', 'infer'}
+    for figure in memory['HRFormer-T'].values():
+        assert figure > 100  # MB: the libraries and the model at least
 
 
 def test_command_writes_the_table_and_the_plot(tmp_path):

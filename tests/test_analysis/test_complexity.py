@@ -1,5 +1,5 @@
 from mmhrformer.analysis import count_flops_and_params
-from mmhrformer.models.layers import LocalWindowAttention
+from mmhrformer.models.layers import DepthwiseConvFFN, LocalWindowAttention
 
 
 def test_attention_flops_include_the_fused_attention_products():
@@ -10,3 +10,12 @@ def test_attention_flops_include_the_fused_attention_products():
     attention = windows * heads * length * length * 2 * (channels // heads)
     assert counted['flops'] == projections + attention
     assert counted['params'] == sum(p.numel() for p in attn.parameters())
+
+
+def test_ffn_flops_count_its_convolutions_at_inference():
+    """The FLOP counter traces the plain convolutions, not the fused oneDNN kernel (which it
+    could not see), and the norms folded into them add nothing."""
+    ffn = DepthwiseConvFFN(8, 32)
+    counted = count_flops_and_params(ffn, (8, 4, 4))
+    pixels = 4 * 4
+    assert counted['flops'] == pixels * (8 * 32 + 32 * 9 + 32 * 8)

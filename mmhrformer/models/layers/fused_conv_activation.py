@@ -3,9 +3,9 @@
 ``act(conv(x))`` as two PyTorch ops writes the convolution's output to memory and reads it back
 for the activation; oneDNN applies the activation while it writes the output ("post-op"), the
 fusion PyTorch's own compiler (inductor) makes on the CPU. The fused kernel has no backward pass:
-it is used only when no gradient is needed, on float32 CPU tensors outside autocast, for the
-activations oneDNN computes exactly as PyTorch does (ReLU, erf or tanh GELU). Anything else runs
-the two ops.
+it is used only when no gradient is needed, on float32 CPU tensors outside autocast, tracing and
+``torch.compile``, for the activations oneDNN computes as PyTorch does (ReLU, erf or tanh GELU).
+Anything else runs the two ops.
 """
 from typing import Optional, Tuple
 
@@ -28,9 +28,12 @@ def onednn_activation(act: nn.Module) -> Optional[Tuple[str, Optional[str]]]:
 def _can_fuse(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor]) -> bool:
     needs_grad = torch.is_grad_enabled() and any(
         t is not None and t.requires_grad for t in (x, weight, bias))
+    # Tracers (FLOP counting, export) and torch.compile (which makes this fusion itself) see
+    # the plain ops.
+    traced = torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_compiling()
     return (_FUSED_CONV is not None and torch.backends.mkldnn.is_available()
             and x.device.type == 'cpu' and x.dtype == weight.dtype == torch.float32
-            and not needs_grad and not torch.is_autocast_enabled('cpu'))
+            and not needs_grad and not torch.is_autocast_enabled('cpu') and not traced)
 
 
 def conv2d_activation(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
