@@ -13,7 +13,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-_FUSED_CONV = getattr(torch.ops.mkldnn, '_convolution_pointwise', None)
+_FUSED_CONV = (getattr(torch.ops.mkldnn, '_convolution_pointwise', None)
+               if torch.backends.mkldnn.is_available() else None)
 
 
 def onednn_activation(act: nn.Module) -> Optional[Tuple[str, Optional[str]]]:
@@ -26,14 +27,15 @@ def onednn_activation(act: nn.Module) -> Optional[Tuple[str, Optional[str]]]:
 
 
 def _can_fuse(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor]) -> bool:
-    needs_grad = torch.is_grad_enabled() and any(
-        t is not None and t.requires_grad for t in (x, weight, bias))
     # Tracers (FLOP counting, export) and torch.compile (which makes this fusion itself) see
     # the plain ops.
-    traced = torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_compiling()
-    return (_FUSED_CONV is not None and torch.backends.mkldnn.is_available()
-            and x.device.type == 'cpu' and x.dtype == weight.dtype == torch.float32
-            and not needs_grad and not torch.is_autocast_enabled('cpu') and not traced)
+    if torch.compiler.is_compiling() or torch.jit.is_tracing() or torch.jit.is_scripting():
+        return False
+    needs_grad = torch.is_grad_enabled() and any(
+        t is not None and t.requires_grad for t in (x, weight, bias))
+    return (_FUSED_CONV is not None and x.device.type == 'cpu'
+            and x.dtype == weight.dtype == torch.float32 and not needs_grad
+            and not torch.is_autocast_enabled('cpu'))
 
 
 def conv2d_activation(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],

@@ -174,3 +174,13 @@ def test_bad_arguments_name_the_argument_and_the_valid_choices(kwargs, message):
 def test_unknown_block_type_is_reported():
     with pytest.raises(KeyError, match="block_type='Transformer' is not registered"):
         HRFormer(TINY_CUSTOM, block_type='Transformer')
+
+
+def test_inference_traces_into_one_torch_compile_graph():
+    """torch.compile sees the whole backbone at once: no graph break (e.g. a host call on the
+    fused-convolution path) splits it into pieces it optimises separately."""
+    model = HRFormer(arch='tiny').eval()
+    with torch.no_grad():
+        explanation = torch._dynamo.explain(model)(torch.randn(1, 3, 64, 48))
+    assert explanation.graph_break_count == 0, explanation.break_reasons
+    assert explanation.graph_count == 1
