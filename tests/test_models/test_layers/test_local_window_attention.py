@@ -39,14 +39,19 @@ def test_relative_position_index_is_not_saved():
     assert 'relative_position_bias_table' in attn.state_dict()
 
 
-def test_training_attention_gradients_match_explicit_softmax():
-    """The recomputing backward pass gives autograd's gradients of the explicit formula."""
+def training_attention():
+    """An attention layer in training mode with a non-trivial bias, windows that need a gradient,
+    every tensor a gradient is taken for, and the output's gradient."""
     torch.manual_seed(0)
     attn = LocalWindowAttention(16, num_heads=2, window_size=3).train()
     torch.nn.init.normal_(attn.relative_position_bias_table, std=1.)
     windows = torch.randn(5, 9, 16, requires_grad=True)
-    grad = torch.randn(5, 9, 16)
-    inputs = [windows, *attn.parameters()]
+    return attn, windows, [windows, *attn.parameters()], torch.randn(5, 9, 16)
+
+
+def test_training_attention_gradients_match_explicit_softmax():
+    """The recomputing backward pass gives autograd's gradients of the explicit formula."""
+    attn, windows, inputs, grad = training_attention()
     actual = torch.autograd.grad(attn.attend(windows), inputs, grad)
     expected = torch.autograd.grad(reference_window_attention(attn, windows), inputs, grad)
     for got, want in zip(actual, expected):
@@ -86,12 +91,7 @@ def test_training_keeps_only_the_input_windows():
 def test_autocast_training_gradients_match_the_module_sequence():
     """Under bf16 autocast the backward pass recomputes in bf16, as the forward pass ran: the
     gradients equal those of the plain modules run under autocast."""
-    torch.manual_seed(0)
-    attn = LocalWindowAttention(16, num_heads=2, window_size=3).train()
-    torch.nn.init.normal_(attn.relative_position_bias_table, std=1.)
-    windows = torch.randn(5, 9, 16, requires_grad=True)
-    grad = torch.randn(5, 9, 16)
-    inputs = [windows, *attn.parameters()]
+    attn, windows, inputs, grad = training_attention()
     with torch.autocast('cpu', dtype=torch.bfloat16):
         actual_out = attn.attend(windows)
         expected_out = reference_window_attention(attn, windows)
