@@ -58,6 +58,17 @@ def fused_window_attention(qkv: torch.Tensor, bias: Optional[torch.Tensor]) -> t
     return _merge_heads(F.scaled_dot_product_attention(query, key, value, attn_mask=mask))
 
 
+def _attention_forward(windows: torch.Tensor, num_heads: int, qkv_weight: torch.Tensor,
+                       qkv_bias: Optional[torch.Tensor], bias: Optional[torch.Tensor],
+                       proj_weight: torch.Tensor,
+                       proj_bias: Optional[torch.Tensor]) -> torch.Tensor:
+    """``proj(attention(qkv(windows)))``: ``N x L x C`` -> ``N x L x C_out``, the projections
+    in the dtype of the packed query/key/value (the one autocast picks)."""
+    qkv = project_qkv(windows, qkv_weight, qkv_bias, num_heads)
+    return F.linear(fused_window_attention(qkv, bias), _cast(proj_weight, qkv.dtype),
+                    _cast(proj_bias, qkv.dtype))
+
+
 def _attention_backward(qkv: torch.Tensor, bias: Optional[torch.Tensor], grad_out: torch.Tensor,
                         bias_needs_grad: bool):
     """Recomputes softmax and output of the attention; returns the output (``N x heads x L x
@@ -102,13 +113,12 @@ class WindowAttentionFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, windows, num_heads, qkv_weight, qkv_bias, bias, proj_weight, proj_bias):
-        qkv = project_qkv(windows, qkv_weight, qkv_bias, num_heads)
-        ctx.num_heads, ctx.dtype = num_heads, qkv.dtype
         ctx.save_for_backward(windows, qkv_weight, qkv_bias, bias, proj_weight, proj_bias)
         # Detached: a bias that requires grad sends PyTorch to its unfused kernel.
-        out = fused_window_attention(qkv, None if bias is None else bias.detach())
-        return F.linear(out, _cast(proj_weight, qkv.dtype),
-                        _cast(proj_bias, qkv.dtype))
+        out = _attention_forward(windows, num_heads, qkv_weight, qkv_bias,
+                                 None if bias is None else bias.detach(), proj_weight, proj_bias)
+        ctx.num_heads, ctx.dtype = num_heads, out.dtype
+        return out
 
     @staticmethod
     def backward(ctx, grad_y):
@@ -132,8 +142,8 @@ def window_attention(windows: torch.Tensor, qkv: nn.Linear, num_heads: int,
     """``proj(attention(qkv(windows)))``: ``N x L x C`` windows (+ a ``heads x L x L`` logits
     bias) -> ``N x L x C_out``; when gradients are needed, through
     :class:`WindowAttentionFunction`."""
-    tensors = (windows, qkv.weight, qkv.bias, bias, proj.weight, proj.bias)
-    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors):
-        return WindowAttentionFunction.apply(windows, num_heads, *tensors[1:])
-    packed = project_qkv(windows, qkv.weight, qkv.bias, num_heads)
-    return proj(fused_window_attention(packed, bias))
+    params = (qkv.weight, qkv.bias, bias, proj.weight, proj.bias)
+    if torch.is_grad_enabled() and any(t is not None and t.requires_grad
+                                       for t in (windows, *params)):
+        return WindowAttentionFunction.apply(windows, num_heads, *params)
+    return _attention_forward(windows, num_heads, *params)
