@@ -1,5 +1,6 @@
 """The FFN of the HRFormer block: a 3x3 depth-wise convolution between two 1x1 convolutions."""
 from collections import OrderedDict
+from typing import Optional
 
 import torch
 import torch.nn as nn
@@ -9,7 +10,15 @@ from mmengine.model import Sequential
 from mmhrformer.registry import MODELS
 from .batch_norm_folding import folded_conv_params, uses_running_stats
 from .fused_conv_activation import conv2d_activation
-from .recomputed_chain import recomputed_chain
+from .recomputed_chain import ConvEnd, recomputed_chain
+
+
+def _to_tokens(x: torch.Tensor) -> torch.Tensor:
+    return x.permute(0, 2, 3, 1)  # B x C x H x W -> B x H x W x C, a view
+
+
+def _to_map(tokens: torch.Tensor) -> torch.Tensor:
+    return tokens.permute(0, 3, 1, 2)
 
 
 @MODELS.register_module()
@@ -22,10 +31,11 @@ class DepthwiseConvFFN(Sequential):
     checkpoints load as they are. In training, the maps up to ``fc2`` (``fc1``'s output
     included) are recomputed in the backward pass from the FFN's input, those after ``fc2`` from
     ``fc2``'s output, instead of being kept (see :mod:`.recomputed_chain`): with BatchNorm this
-    keeps ``2 * C`` channels per pixel instead of ``26 * C``, and gives the same gradients. When
-    the norms use their running statistics (inference), each is folded into its convolution
-    (:mod:`.batch_norm_folding`) and, on the CPU, the activation is applied by the convolution's
-    kernel (:mod:`.fused_conv_activation`).
+    keeps ``2 * C`` channels per pixel instead of ``26 * C``, and gives the same gradients. A
+    ``pre_norm`` given to :meth:`forward` (the block's layer norm) joins the recomputed part, so
+    that its output is not kept either. When the norms use their running statistics (inference),
+    each is folded into its convolution (:mod:`.batch_norm_folding`) and, on the CPU, the
+    activation is applied by the convolution's kernel (:mod:`.fused_conv_activation`).
 
     Args:
         in_channels: ``C``.
@@ -54,14 +64,22 @@ class DepthwiseConvFFN(Sequential):
             act3=build_activation_layer(act_cfg))
         super().__init__(layers, init_cfg=init_cfg)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Args: x: ``B x C x H x W``. Returns: ``B x C x H x W``."""
+    def forward(self, x: torch.Tensor, pre_norm: Optional[nn.Module] = None) -> torch.Tensor:
+        """Args: x: ``B x C x H x W``; pre_norm: a norm over the channels of each pixel, applied to
+        ``x`` first (the block's layer norm; in training recomputed rather than kept).
+
+        Returns: ``B x C x H x W``.
+        """
+        normalise = () if pre_norm is None else (_to_tokens, pre_norm, _to_map)
         units = ((self.fc1, self.norm1, self.act1), (self.dwconv, self.norm2, self.act2),
                  (self.fc2, self.norm3, self.act3))
         if all(uses_running_stats(norm) for _, norm, _ in units):
+            for op in normalise:
+                x = op(x)
             for conv, norm, act in units:  # inference: each norm folded into its convolution
                 x = conv2d_activation(x, *folded_conv_params(conv, norm), conv, act)
             return x
         hidden = recomputed_chain(
-            x, (self.fc1, self.norm1, self.act1, self.dwconv, self.norm2, self.act2), self.fc2)
+            x, (*normalise, self.fc1, self.norm1, self.act1, self.dwconv, self.norm2, self.act2),
+            ConvEnd(self.fc2))
         return recomputed_chain(hidden, (self.norm3, self.act3))

@@ -52,7 +52,9 @@ class HRFormerBlock(BaseModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Args: x: ``B x C x H x W``. Returns: ``B x C x H x W``."""
         tokens = x.permute(0, 2, 3, 1)  # B x H x W x C, a view
-        tokens = tokens + self.drop_path(self.attn(self.norm1(tokens)))
-        ffn_out = self.ffn(self.norm2(tokens).permute(0, 3, 1, 2))
+        # The norms run inside the attention and the FFN, which recompute their outputs in the
+        # backward pass instead of keeping them: in training a block keeps 3 maps of C channels.
+        tokens = tokens + self.drop_path(self.attn(tokens, self.norm1))
+        ffn_out = self.ffn(tokens.permute(0, 3, 1, 2), self.norm2)
         tokens = tokens + self.drop_path(ffn_out.permute(0, 2, 3, 1))
         return tokens.permute(0, 3, 1, 2)

@@ -1,5 +1,6 @@
 """Multi-head self-attention inside non-overlapping local windows (HRFormer, Sec. 3)."""
-from typing import Sequence, Tuple, Union
+from functools import partial
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -7,7 +8,8 @@ from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 
 from mmhrformer.registry import MODELS
-from .window_attention_function import window_attention
+from .recomputed_chain import recomputed_chain
+from .window_attention_function import WindowAttentionEnd
 from .windows import merge_windows, partition_windows
 
 
@@ -84,16 +86,25 @@ class LocalWindowAttention(BaseModule):
         bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
         return bias.view(length, length, self.num_heads).permute(2, 0, 1)
 
+    def _attention(self) -> WindowAttentionEnd:
+        bias = self.position_bias() if self.with_rpe else None
+        return WindowAttentionEnd(self.qkv, self.num_heads, bias, self.proj)
+
     def attend(self, windows: torch.Tensor) -> torch.Tensor:
         """Self-attention within each window: ``N x L x C`` -> ``N x L x C``."""
-        bias = self.position_bias() if self.with_rpe else None
-        return window_attention(windows, self.qkv, self.num_heads, bias, self.proj)
+        return recomputed_chain(windows, (), self._attention())
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Args: x: ``B x H x W x C``. Returns: ``B x H x W x C``."""
-        map_size = x.shape[1:3]
-        windows = partition_windows(x, self.window_size)
-        return merge_windows(self.attend(windows), map_size, self.window_size)
+    def forward(self, x: torch.Tensor, norm: Optional[nn.Module] = None) -> torch.Tensor:
+        """Args: x: ``B x H x W x C``; norm: applied to ``x`` first (the block's layer norm).
+
+        Returns: ``B x H x W x C``. In training only ``x`` is kept for the backward pass: the
+        normalised windows are recomputed from it (see :mod:`.recomputed_chain`).
+        """
+        make_windows = [partial(partition_windows, window_size=self.window_size)]
+        if norm is not None:
+            make_windows.insert(0, norm)
+        windows = recomputed_chain(x, make_windows, self._attention())
+        return merge_windows(windows, x.shape[1:3], self.window_size)
 
     def extra_repr(self) -> str:
         return (f'embed_dims={self.embed_dims}, num_heads={self.num_heads}, '

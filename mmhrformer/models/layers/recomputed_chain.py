@@ -1,102 +1,144 @@
-"""A chain of modules ending in a convolution, keeping only the chain's input for backward.
+"""A chain of cheap ops ending in an expensive one, keeping only the chain's input for backward.
 
 In training, autograd keeps the input of every op for the backward pass: in the HRFormer FFN that is
 six maps of ``4 * C`` channels per block (BatchNorm input, GELU input, depth-wise conv input, twice),
-most of its activation memory. :class:`RecomputedChain` keeps just the chain's input and recomputes
-the ``cheap`` modules in the backward pass (the FFN passes ``fc1`` too: one 1x1 convolution
-recomputed, a trade of compute for ``4 * C`` channels per pixel); the ``last`` convolution is not
-run again: its input goes straight to its backward kernel. The results are those of running the
-modules one after the other: the same kernels run on the same inputs.
+and in the attention the normalised tokens, cut into padded windows. :class:`RecomputedChain` keeps
+just the chain's input and replays the ``cheap`` ops in the backward pass (the FFN passes its first
+1x1 convolution too: one convolution recomputed, a trade of compute for ``4 * C`` channels per
+pixel). The ``last`` op (a :class:`ChainEnd`) computes its own gradients from the replayed input, so
+it is not run again. The results are those of running the ops one after the other: the same kernels
+run on the same inputs.
 """
-from typing import List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+#: A step of a chain: a module, or a function without parameters (a reshape, a permutation).
+Op = Union[nn.Module, Callable[[torch.Tensor], torch.Tensor]]
 
-def replay(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """``module(x)`` again, without its side effects: a BatchNorm does not update its running
+
+class ChainEnd:
+    """The expensive last op of a chain: it runs forward and computes its own gradients from its
+    input, which the chain replays instead of keeping."""
+
+    def tensors(self) -> List[Optional[torch.Tensor]]:
+        """The tensors, besides the input, that the op depends on (weights): the chain passes them
+        through autograd, in this order, and takes their gradients from :meth:`backward`."""
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor, *tensors: Optional[torch.Tensor]) -> torch.Tensor:
+        """The op's output for input ``x`` and the tensors of :meth:`tensors`."""
+        raise NotImplementedError
+
+    def backward(self, grad_y: torch.Tensor, x: torch.Tensor,
+                 tensors: Sequence[Optional[torch.Tensor]],
+                 needs_grad: Sequence[bool]) -> List[Optional[torch.Tensor]]:
+        """Returns the gradient of ``x``, then that of each of ``tensors`` (None where
+        ``needs_grad`` is False or the tensor is None)."""
+        raise NotImplementedError
+
+
+class ConvEnd(ChainEnd):
+    """A convolution as the last op: its backward kernel runs on the replayed input, in that
+    input's dtype (the one an autocast forward pass computed in), weight gradients in theirs."""
+
+    def __init__(self, conv: nn.Conv2d):
+        self.conv = conv
+
+    def tensors(self) -> List[Optional[torch.Tensor]]:
+        return [self.conv.weight, self.conv.bias]
+
+    def forward(self, x, weight, bias):
+        conv = self.conv
+        return F.conv2d(x, weight, bias, conv.stride, conv.padding, conv.dilation, conv.groups)
+
+    def backward(self, grad_y, x, tensors, needs_grad):
+        conv, (weight, bias) = self.conv, tensors
+        bias_sizes = None if bias is None else list(bias.shape)
+        mask = [True, needs_grad[0], needs_grad[1] and bias is not None]
+        grad_x, grad_weight, grad_bias = torch.ops.aten.convolution_backward(
+            grad_y.to(x.dtype), x, weight.to(x.dtype), bias_sizes, conv.stride, conv.padding,
+            conv.dilation, False, [0, 0], conv.groups, mask)
+        return [grad_x, *(None if g is None else g.to(weight.dtype)
+                          for g in (grad_weight, grad_bias))]
+
+
+def replay(op: Op, x: torch.Tensor) -> torch.Tensor:
+    """``op(x)`` again, without its side effects: a BatchNorm does not update its running
     statistics a second time (it normalises with the statistics its forward pass used)."""
-    if isinstance(module, nn.BatchNorm2d):
-        use_batch_stats = module.training or module.running_mean is None
-        running = (None, None) if use_batch_stats else (module.running_mean, module.running_var)
-        return F.batch_norm(x, *running, module.weight, module.bias, use_batch_stats, 0.,
-                            module.eps)
-    return module(x)
+    if isinstance(op, nn.BatchNorm2d):
+        use_batch_stats = op.training or op.running_mean is None
+        running = (None, None) if use_batch_stats else (op.running_mean, op.running_var)
+        return F.batch_norm(x, *running, op.weight, op.bias, use_batch_stats, 0., op.eps)
+    return op(x)
 
 
-def can_recompute(modules: Sequence[nn.Module]) -> bool:
-    """Whether :func:`replay` reproduces these modules: plain BatchNorm (not SyncBN, whose
-    statistics need the other processes), convolutions and stateless activations."""
-    return all(type(m) in (nn.BatchNorm2d, nn.Conv2d) or not list(m.parameters(recurse=True))
-               and not list(m.buffers()) for m in modules)
+def can_recompute(ops: Sequence[Op]) -> bool:
+    """Whether :func:`replay` reproduces these ops: plain BatchNorm (not SyncBN, whose statistics
+    need the other processes), LayerNorm, convolutions, and modules or functions without state."""
+    replayable = (nn.BatchNorm2d, nn.LayerNorm, nn.Conv2d)
+    return all(not isinstance(op, nn.Module) or type(op) in replayable
+               or not list(op.parameters()) and not list(op.buffers()) for op in ops)
 
 
-def _conv_backward(conv: nn.Conv2d, grad_out: torch.Tensor, conv_input: torch.Tensor,
-                   params_need_grad: bool) -> List[Optional[torch.Tensor]]:
-    """Gradients of ``conv`` for its input, weight and bias, without running it forward; in
-    ``conv_input``'s dtype (the one an autocast forward pass computed in), parameters' in theirs."""
-    bias_sizes = None if conv.bias is None else list(conv.bias.shape)
-    mask = [True, params_need_grad, params_need_grad and conv.bias is not None]
-    grad_input, grad_weight, grad_bias = torch.ops.aten.convolution_backward(
-        grad_out.to(conv_input.dtype), conv_input, conv.weight.to(conv_input.dtype), bias_sizes,
-        conv.stride, conv.padding, conv.dilation, False, [0, 0], conv.groups, mask)
-    return [grad_input] + [None if g is None else g.to(conv.weight.dtype)
-                           for g in (grad_weight, grad_bias)]
+def parameters_of(ops: Sequence[Op]) -> List[nn.Parameter]:
+    """The parameters of the modules among ``ops``, in order."""
+    return [p for op in ops if isinstance(op, nn.Module) for p in op.parameters()]
 
 
 class RecomputedChain(torch.autograd.Function):
     """``last(cheap[-1](...cheap[0](x)))``, keeping only ``x`` for the backward pass.
 
-    Called as ``RecomputedChain.apply(x, cheap, last, *params)`` where ``params`` are the
-    parameters of ``cheap`` then ``last``, in ``parameters()`` order, so that autograd hands
-    their gradients back; ``last`` may be None.
+    Called as ``RecomputedChain.apply(x, cheap, last, *params, *last.tensors())`` where ``params``
+    are :func:`parameters_of` ``cheap``, so that autograd hands their gradients back; ``last`` may
+    be None.
     """
 
     @staticmethod
-    def forward(ctx, x, cheap, last, *params):
+    def forward(ctx, x, cheap, last, *tensors):
         ctx.cheap, ctx.last = cheap, last
         device = x.device.type
         ctx.autocast = dict(device_type=device, enabled=torch.is_autocast_enabled(device),
                             dtype=torch.get_autocast_dtype(device))
-        ctx.save_for_backward(x)
-        for module in cheap:
-            x = module(x)
-        return x if last is None else last(x)
+        ctx.save_for_backward(x, *tensors)
+        for op in cheap:
+            x = op(x)
+        return x if last is None else last.forward(x, *tensors[len(parameters_of(cheap)):])
 
     @staticmethod
-    def backward(ctx, grad_out):
-        x, = ctx.saved_tensors
-        cheap_params = [p for m in ctx.cheap for p in m.parameters()]
+    def backward(ctx, grad_y):
+        x, *tensors = ctx.saved_tensors
+        cheap_params = parameters_of(ctx.cheap)
         # The replay runs under the forward pass's autocast state, so it computes in the same dtypes.
         with torch.enable_grad(), torch.autocast(**ctx.autocast):
             inputs = x.detach().requires_grad_()
             hidden = inputs
-            for module in ctx.cheap:
-                hidden = replay(module, hidden)
+            for op in ctx.cheap:
+                hidden = replay(op, hidden)
         last_grads = []
         if ctx.last is not None:
-            grad_out, *last_grads = _conv_backward(
-                ctx.last, grad_out, hidden.detach(), any(ctx.needs_input_grad[3 + len(cheap_params):]))
-            last_grads = [g for g, p in zip(last_grads, (ctx.last.weight, ctx.last.bias))
-                          if p is not None]
+            grad_y, *last_grads = ctx.last.backward(
+                grad_y, hidden.detach(), tensors[len(cheap_params):],
+                ctx.needs_input_grad[3 + len(cheap_params):])
+        if not ctx.cheap:
+            return (grad_y, None, None, *last_grads)
         wanted = [p for p in cheap_params if p.requires_grad]
-        grads = iter(torch.autograd.grad(hidden, [inputs, *wanted], grad_out))
+        grads = iter(torch.autograd.grad(hidden, [inputs, *wanted], grad_y))
         grad_x = next(grads)
         grad_cheap = [next(grads) if p.requires_grad else None for p in cheap_params]
         return (grad_x, None, None, *grad_cheap, *last_grads)
 
 
-def recomputed_chain(x: torch.Tensor, cheap: Sequence[nn.Module],
-                     last: Optional[nn.Conv2d] = None) -> torch.Tensor:
-    """Runs ``cheap`` then ``last`` on ``x`` (``B x C x H x W``); when gradients are needed and
-    the modules allow it (:func:`can_recompute`), through :class:`RecomputedChain`."""
-    modules = [*cheap] if last is None else [*cheap, last]
-    params = [p for m in modules for p in m.parameters()]
-    needs_grad = x.requires_grad or any(p.requires_grad for p in params)
-    if torch.is_grad_enabled() and needs_grad and can_recompute(modules):
-        return RecomputedChain.apply(x, tuple(cheap), last, *params)
-    for module in modules:
-        x = module(x)
-    return x
+def recomputed_chain(x: torch.Tensor, cheap: Sequence[Op],
+                     last: Optional[ChainEnd] = None) -> torch.Tensor:
+    """Runs ``cheap`` then ``last`` on ``x``; when gradients are needed and the ops allow it
+    (:func:`can_recompute`), through :class:`RecomputedChain`."""
+    tensors = [*parameters_of(cheap), *([] if last is None else last.tensors())]
+    needs_grad = x.requires_grad or any(t is not None and t.requires_grad for t in tensors)
+    if torch.is_grad_enabled() and needs_grad and can_recompute(cheap):
+        return RecomputedChain.apply(x, tuple(cheap), last, *tensors)
+    for op in cheap:
+        x = op(x)
+    return x if last is None else last.forward(x, *last.tensors())

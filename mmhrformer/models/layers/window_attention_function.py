@@ -1,19 +1,20 @@
-"""Window attention with its input and output projections, keeping only the input windows for
-backward.
+"""Window attention with its input and output projections, and its own backward pass.
 
 In training, autograd would keep the packed query/key/value (``3 * C`` channels per token), the
 softmax of every window's logits (``heads x L x L`` per window: PyTorch's fused kernels have no
 gradient for a bias, so it falls back to its unfused "math" kernel) and the attention output.
-:class:`WindowAttentionFunction` runs the fused kernel forward and keeps just the windows it was
-given (``C`` channels per token); the backward pass recomputes the projections, the softmax and the
-output of one layer from them, as flash-attention does for its softmax, and also returns the bias
-gradient.
+:class:`WindowAttentionEnd` runs the fused kernel forward and keeps nothing: as the end of a
+:class:`.RecomputedChain` (layer norm -> windows -> attention), it gets the windows replayed from
+the chain's input, and its backward pass recomputes the projections, the softmax and the output of
+one layer from them, as flash-attention does for its softmax, and also returns the bias gradient.
 """
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from .recomputed_chain import ChainEnd
 
 
 def _split_heads(qkv: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -101,49 +102,44 @@ def _linear_param_grads(grad_y: torch.Tensor, x: torch.Tensor, weight: torch.Ten
     return grad_weight, None if bias is None else grad_y.sum(0).to(bias.dtype)
 
 
-class WindowAttentionFunction(torch.autograd.Function):
-    """``proj(attention(qkv(windows)))`` whose backward pass recomputes ``qkv(windows)``, the
-    attention weights and the attention output.
+class WindowAttentionEnd(ChainEnd):
+    """``proj(attention(qkv(windows)))`` as the end of a :class:`.RecomputedChain`: ``N x L x C``
+    windows -> ``N x L x C_out``. Its backward pass recomputes ``qkv(windows)``, the attention
+    weights and the attention output from the replayed windows, in the dtype the forward pass
+    computed in (under autocast, the projections' dtype).
 
-    Called as ``apply(windows, num_heads, qkv_weight, qkv_bias, bias, proj_weight, proj_bias)``,
-    windows ``N x L x C``; ``bias`` is the ``heads x L x L`` logits bias or None. Saved for
-    backward: the windows and the weights; under autocast the recomputation runs in the dtype the
-    forward pass ran in.
+    Args:
+        qkv: the packed query/key/value projection, ``C -> 3 * C``.
+        num_heads: attention heads.
+        bias: the ``heads x L x L`` logits bias, or None.
+        proj: the output projection.
     """
 
-    @staticmethod
-    def forward(ctx, windows, num_heads, qkv_weight, qkv_bias, bias, proj_weight, proj_bias):
-        ctx.save_for_backward(windows, qkv_weight, qkv_bias, bias, proj_weight, proj_bias)
-        # Detached: a bias that requires grad sends PyTorch to its unfused kernel.
-        out = _attention_forward(windows, num_heads, qkv_weight, qkv_bias,
-                                 None if bias is None else bias.detach(), proj_weight, proj_bias)
-        ctx.num_heads, ctx.dtype = num_heads, out.dtype
-        return out
+    def __init__(self, qkv: nn.Linear, num_heads: int, bias: Optional[torch.Tensor],
+                 proj: nn.Linear):
+        self.num_heads = num_heads
+        self._tensors = [qkv.weight, qkv.bias, bias, proj.weight, proj.bias]
 
-    @staticmethod
-    def backward(ctx, grad_y):
-        windows, qkv_weight, qkv_bias, bias, proj_weight, proj_bias = ctx.saved_tensors
-        input_dtype, windows = windows.dtype, windows.to(ctx.dtype)
-        qkv = project_qkv(windows, qkv_weight, qkv_bias, ctx.num_heads, ctx.dtype)
+    def tensors(self) -> List[Optional[torch.Tensor]]:
+        return self._tensors
+
+    def forward(self, windows, qkv_weight, qkv_bias, bias, proj_weight, proj_bias):
+        if bias is not None and not torch.is_grad_enabled():
+            # A bias that requires grad sends PyTorch to its unfused kernel, even without grad.
+            bias = bias.detach()
+        return _attention_forward(windows, self.num_heads, qkv_weight, qkv_bias, bias,
+                                  proj_weight, proj_bias)
+
+    def backward(self, grad_y, windows, tensors, needs_grad):
+        qkv_weight, qkv_bias, bias, proj_weight, proj_bias = tensors
+        dtype, input_dtype = grad_y.dtype, windows.dtype
+        windows = windows.to(dtype)
+        qkv = project_qkv(windows, qkv_weight, qkv_bias, self.num_heads, dtype)
         heads, dims = qkv.shape[3:]
-        grad_y = grad_y.to(ctx.dtype)
-        grad_out = (grad_y @ proj_weight.to(ctx.dtype)).view(*grad_y.shape[:2], heads, dims)
+        grad_out = (grad_y @ proj_weight.to(dtype)).view(*grad_y.shape[:2], heads, dims)
         out, grad_qkv, grad_bias = _attention_backward(
-            qkv, bias, grad_out.transpose(1, 2), bias is not None and ctx.needs_input_grad[4])
+            qkv, bias, grad_out.transpose(1, 2), bias is not None and needs_grad[2])
         grad_qkv = grad_qkv.flatten(2)  # N x L x 3C
-        grad_windows = (grad_qkv @ qkv_weight.to(ctx.dtype)).to(input_dtype)
-        return (grad_windows, None,
-                *_linear_param_grads(grad_qkv, windows, qkv_weight, qkv_bias), grad_bias,
-                *_linear_param_grads(grad_y, _merge_heads(out), proj_weight, proj_bias))
-
-
-def window_attention(windows: torch.Tensor, qkv: nn.Linear, num_heads: int,
-                     bias: Optional[torch.Tensor], proj: nn.Linear) -> torch.Tensor:
-    """``proj(attention(qkv(windows)))``: ``N x L x C`` windows (+ a ``heads x L x L`` logits
-    bias) -> ``N x L x C_out``; when gradients are needed, through
-    :class:`WindowAttentionFunction`."""
-    params = (qkv.weight, qkv.bias, bias, proj.weight, proj.bias)
-    if torch.is_grad_enabled() and any(t is not None and t.requires_grad
-                                       for t in (windows, *params)):
-        return WindowAttentionFunction.apply(windows, num_heads, *params)
-    return _attention_forward(windows, num_heads, *params)
+        grad_windows = (grad_qkv @ qkv_weight.to(dtype)).to(input_dtype)
+        return [grad_windows, *_linear_param_grads(grad_qkv, windows, qkv_weight, qkv_bias),
+                grad_bias, *_linear_param_grads(grad_y, _merge_heads(out), proj_weight, proj_bias)]

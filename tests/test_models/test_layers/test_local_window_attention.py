@@ -1,8 +1,12 @@
+from functools import partial
+
 import torch
 
 from mmhrformer.models.layers import LocalWindowAttention
 from mmhrformer.models.layers.local_window_attention import relative_position_index
-from mmhrformer.models.layers.window_attention_function import WindowAttentionFunction
+from mmhrformer.models.layers.recomputed_chain import RecomputedChain
+from mmhrformer.models.layers.window_attention_function import WindowAttentionEnd
+from mmhrformer.models.layers.windows import partition_windows
 
 
 def reference_window_attention(attn, windows):
@@ -58,21 +62,49 @@ def test_training_attention_gradients_match_explicit_softmax():
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
 
 
-def test_window_attention_function_passes_gradcheck():
+def test_attention_chain_passes_gradcheck():
+    """Layer norm -> windows -> attention, replayed in the backward pass: gradients of the map,
+    the norm's parameters, the projections and the bias equal finite differences."""
     torch.manual_seed(0)
 
     def double(*shape):
         return torch.randn(*shape, dtype=torch.double, requires_grad=True)
 
-    windows, qkv_weight, qkv_bias = double(3, 4, 5), double(12, 5), double(12)
+    norm = torch.nn.LayerNorm(4).double()
+    torch.nn.init.normal_(norm.weight)
+    make_windows = (norm, partial(partition_windows, window_size=(2, 2)))
+    x, qkv_weight, qkv_bias = double(2, 3, 4, 4), double(12, 4), double(12)
     bias, proj_weight, proj_bias = double(2, 4, 4), double(5, 4), double(5)
+
+    def attention(x, norm_weight, norm_bias, *tensors):
+        end = WindowAttentionEnd(torch.nn.Linear(4, 12), 2, None, torch.nn.Linear(4, 5))
+        return RecomputedChain.apply(x, make_windows, end, norm_weight, norm_bias, *tensors)
+
+    assert torch.autograd.gradcheck(attention, (x, norm.weight, norm.bias, qkv_weight, qkv_bias,
+                                                bias, proj_weight, proj_bias))
     assert torch.autograd.gradcheck(
-        lambda *args: WindowAttentionFunction.apply(args[0], 2, *args[1:]),
-        (windows, qkv_weight, qkv_bias, bias, proj_weight, proj_bias))
-    assert torch.autograd.gradcheck(
-        lambda windows, qkv_weight, proj_weight: WindowAttentionFunction.apply(
-            windows, 2, qkv_weight, None, None, proj_weight, None),
-        (windows, qkv_weight, proj_weight))
+        lambda x, qkv_weight, proj_weight: attention(x, norm.weight, norm.bias, qkv_weight, None,
+                                                     None, proj_weight, None),
+        (x, qkv_weight, proj_weight))
+
+
+def saved_storage_bytes(fn, batch):
+    """Bytes of the distinct storages that ``fn()`` saves for backward among tensors whose first
+    dimension is ``batch`` (activations, not weights or the bias)."""
+    saved = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t):
+        fn()
+    return sum({t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in saved
+                if t.shape[0] == batch}.values())
+
+
+def test_training_keeps_only_the_input_map():
+    """With its layer norm, on a map that needs padding: only the map is kept, not the normalised
+    tokens nor the padded windows."""
+    attn = LocalWindowAttention(8, num_heads=4, window_size=7).train()
+    norm = torch.nn.LayerNorm(8)
+    x = torch.randn(2, 9, 10, 8, requires_grad=True)
+    assert saved_storage_bytes(lambda: attn(x, norm), batch=2) == x.numel() * 4
 
 
 def test_training_keeps_only_the_input_windows():
@@ -80,12 +112,7 @@ def test_training_keeps_only_the_input_windows():
     ``heads x L x L`` weights, no attention output."""
     attn = LocalWindowAttention(8, num_heads=4, window_size=7).train()
     windows = torch.randn(6, 49, 8, requires_grad=True)
-    saved = []
-    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t):
-        attn.attend(windows)
-    storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in saved
-                if t.shape[0] == windows.shape[0]}  # per-window tensors, not weights or the bias
-    assert sum(storages.values()) == windows.numel() * 4
+    assert saved_storage_bytes(lambda: attn.attend(windows), batch=6) == windows.numel() * 4
 
 
 def test_autocast_training_gradients_match_the_module_sequence():
