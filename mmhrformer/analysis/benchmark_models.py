@@ -80,4 +80,5 @@ def build_backbone(name: str) -> nn.Module:
         from mmpose.registry import MODELS as registry
         cfg = (_mmpose_hrformer_cfg if spec.family == 'mmpose' else _mmpose_hrnet_cfg)(spec.variant)
         cfg.update(norm_cfg=dict(type='BN', requires_grad=True), init_cfg=None)
-    return registry.build(cfg)  # PyTorch's default initialisation: enough to time it
+    # `_scope_`: the toolbox's own names, whatever default scope the caller has set.
+    return registry.build(dict(cfg, _scope_=registry.scope))  # PyTorch's default initialisation

@@ -9,6 +9,7 @@ pixel). The ``last`` op (a :class:`ChainEnd`) computes its own gradients from th
 it is not run again. The results are those of running the ops one after the other: the same kernels
 run on the same inputs.
 """
+from abc import ABC, abstractmethod
 from typing import Callable, List, Optional, Sequence, Union
 
 import torch
@@ -19,25 +20,25 @@ import torch.nn.functional as F
 Op = Union[nn.Module, Callable[[torch.Tensor], torch.Tensor]]
 
 
-class ChainEnd:
+class ChainEnd(ABC):
     """The expensive last op of a chain: it runs forward and computes its own gradients from its
     input, which the chain replays instead of keeping."""
 
+    @abstractmethod
     def tensors(self) -> List[Optional[torch.Tensor]]:
         """The tensors, besides the input, that the op depends on (weights): the chain passes them
         through autograd, in this order, and takes their gradients from :meth:`backward`."""
-        raise NotImplementedError
 
+    @abstractmethod
     def forward(self, x: torch.Tensor, *tensors: Optional[torch.Tensor]) -> torch.Tensor:
         """The op's output for input ``x`` and the tensors of :meth:`tensors`."""
-        raise NotImplementedError
 
+    @abstractmethod
     def backward(self, grad_y: torch.Tensor, x: torch.Tensor,
                  tensors: Sequence[Optional[torch.Tensor]],
                  needs_grad: Sequence[bool]) -> List[Optional[torch.Tensor]]:
         """Returns the gradient of ``x``, then that of each of ``tensors`` (None where
         ``needs_grad`` is False or the tensor is None)."""
-        raise NotImplementedError
 
 
 class ConvEnd(ChainEnd):
