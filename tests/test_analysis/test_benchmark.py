@@ -17,6 +17,14 @@ def test_models_built_from_mmpose_have_the_published_sizes(name, params):
     assert sum(p.numel() for p in model.parameters()) == pytest.approx(params, rel=0.01)
 
 
+@pytest.mark.parametrize('name', ['HRFormer-T', 'mmpose HRFormer-T', 'HRNet-W18'])
+def test_models_build_whatever_default_scope_the_caller_left(name):
+    """A Runner leaves mmengine's default scope set; each toolbox's names must still resolve."""
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope('mmengine'):
+        assert build_backbone(name) is not None
+
+
 def test_unknown_model_names_the_valid_ones():
     with pytest.raises(KeyError, match="'HRFormer-X'.*HRFormer-S"):
         build_backbone('HRFormer-X')
