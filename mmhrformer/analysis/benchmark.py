@@ -1,8 +1,13 @@
 """Speed and memory of backbones, measured side by side in one run.
 
-Timings: every model is built in one process and the models take turns, repetition by repetition,
-so that a change of machine load touches all of them alike; each figure is the median of
-``repeats`` runs after ``warmup`` runs. Peak memory: each (model, mode) runs in a fresh process
+Timings: the models take turns, repetition by repetition, so that a change of machine load touches
+all of them alike; each figure is the median of ``repeats`` runs after ``warmup`` runs. Inference
+runs with every model in one process. A training step runs with each model in a process of its
+own, as training does: its speed depends on the state of the allocator's heap (glibc's malloc
+slows down as the heap fills with holes of many sizes), and in one process every model would step
+in the heap the others left behind (measured: HRFormer-S's step took 15% longer after mmpose's
+port had trained in the same process). Those processes run a group at a time, the models compared
+with the same HRNet, so that their memory fits the machine. Peak memory: each (model, mode) runs in a fresh process
 of its own, so that no model's peak hides another's; on the CPU it is the process's peak resident
 set size during the steps (``VmHWM``, reset after the imports; it includes the ~0.8 GB of the
 libraries and the model's weights), on a GPU ``torch.cuda.max_memory_allocated``.
@@ -15,6 +20,7 @@ second figure is the peak of live memory. It is not a setting to train with: map
 pages at every allocation made training steps about twice as slow (measured).
 """
 import json
+import multiprocessing
 import os
 import statistics
 import subprocess
@@ -26,7 +32,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 
-from .benchmark_models import build_backbone
+from .benchmark_models import MODELS, build_backbone
 from .complexity import count_flops_and_params
 
 Size = Tuple[int, int]
@@ -129,12 +135,67 @@ def measure_timings(names: Sequence[str], sizes: Sequence[Size], batch: int, run
         steps = {name: runner.infer(model, x) for name, model in models.items()}
         for name, seconds in median_times(runner, steps, warmup, repeats).items():
             results[name]['latency'].append(seconds)
-    x = runner.images(batch, sizes[0])
-    for key, make_step in (('batch_time', runner.infer), ('train_step', runner.train)):
-        steps = {name: make_step(model, x) for name, model in models.items()}
-        for name, seconds in median_times(runner, steps, warmup, repeats).items():
-            results[name][key] = seconds
+    steps = {name: runner.infer(model, runner.images(batch, sizes[0]))
+             for name, model in models.items()}
+    for name, seconds in median_times(runner, steps, warmup, repeats).items():
+        results[name]['batch_time'] = seconds
+    del models, steps
+    for group in _baseline_groups(names):
+        for name, seconds in median_train_step_times(group, sizes[0], batch, runner, warmup,
+                                                     repeats).items():
+            results[name]['train_step'] = seconds
     return results
+
+
+def _baseline_groups(names: Sequence[str]) -> List[List[str]]:
+    """``names`` grouped by the HRNet they are compared with, in order."""
+    groups: Dict[str, List[str]] = {}
+    for name in names:
+        groups.setdefault(MODELS[name].baseline, []).append(name)
+    return list(groups.values())
+
+
+def _train_step_worker(connection, name: str, size: Size, batch: int, device: str,
+                       dtype: str) -> None:
+    """Builds model ``name`` and times one training step each time it is asked to (a message
+    True), until it is told to stop (False); answers with the seconds."""
+    import mmpose.models  # noqa: F401  (every model's process holds the same libraries)
+    runner = Runner(device, dtype)
+    step = runner.train(build_backbone(name).to(device), runner.images(batch, size))
+    while connection.recv():
+        connection.send(runner.time(step))
+
+
+def median_train_step_times(names: Sequence[str], size: Size, batch: int, runner: Runner,
+                            warmup: int, repeats: int) -> Dict[str, float]:
+    """Median seconds of a training step of each model, each in a fresh process of its own
+    (started with ``spawn``: nothing inherited from this one), the models taking turns."""
+    context = multiprocessing.get_context('spawn')
+    connections, processes = {}, []
+    try:
+        for name in names:
+            connections[name], child = context.Pipe()
+            processes.append(context.Process(target=_train_step_worker, daemon=True, args=(
+                child, name, size, batch, runner.device, runner.dtype)))
+            processes[-1].start()
+        times = {name: [] for name in names}
+        for repetition in range(warmup + repeats):
+            for (name, connection), process in zip(connections.items(), processes):
+                try:
+                    connection.send(True)
+                    seconds = connection.recv()
+                except (EOFError, BrokenPipeError):
+                    process.join()
+                    raise RuntimeError(f'the process timing the training step of {name} died '
+                                       f'(exit code {process.exitcode}); its error is above')
+                if repetition >= warmup:
+                    times[name].append(seconds)
+        return {name: statistics.median(values) for name, values in times.items()}
+    finally:
+        for connection, process in zip(connections.values(), processes):
+            if process.is_alive():
+                connection.send(False)
+            process.join()
 
 
 def _rss_high_water_mark_mb() -> float:

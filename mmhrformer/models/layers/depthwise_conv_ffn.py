@@ -9,6 +9,7 @@ from mmengine.model import Sequential
 
 from mmhrformer.registry import MODELS
 from .batch_norm_folding import folded_conv_params, uses_running_stats
+from .channel_grouped_hidden import ChannelGroupedHiddenEnd
 from .fused_conv_activation import conv2d_activation
 from .recomputed_chain import ConvEnd, recomputed_chain
 
@@ -31,11 +32,13 @@ class DepthwiseConvFFN(Sequential):
     checkpoints load as they are. In training, the maps up to ``fc2`` (``fc1``'s output
     included) are recomputed in the backward pass from the FFN's input, those after ``fc2`` from
     ``fc2``'s output, instead of being kept (see :mod:`.recomputed_chain`): with BatchNorm this
-    keeps ``2 * C`` channels per pixel instead of ``26 * C``, and gives the same gradients. A
-    ``pre_norm`` given to :meth:`forward` (the block's layer norm) joins the recomputed part, so
-    that its output is not kept either. When the norms use their running statistics (inference),
-    each is folded into its convolution (:mod:`.batch_norm_folding`) and, on the CPU, the
-    activation is applied by the convolution's kernel (:mod:`.fused_conv_activation`).
+    keeps ``2 * C`` channels per pixel instead of ``26 * C``, and gives the same gradients. With
+    plain BatchNorms a large hidden map is made a group of ``C`` channels at a time, so that no
+    map wider than ``C`` is made (see :mod:`.channel_grouped_hidden`). A ``pre_norm`` given to
+    :meth:`forward` (the block's layer norm) joins the recomputed part, so that its output is not
+    kept either. When the norms use their running statistics (inference), each is folded into its
+    convolution (:mod:`.batch_norm_folding`) and, on the CPU, the activation is applied by the
+    convolution's kernel (:mod:`.fused_conv_activation`).
 
     Args:
         in_channels: ``C``.
@@ -79,7 +82,9 @@ class DepthwiseConvFFN(Sequential):
             for conv, norm, act in units:  # inference: each norm folded into its convolution
                 x = conv2d_activation(x, *folded_conv_params(conv, norm), conv, act)
             return x
-        hidden = recomputed_chain(
-            x, (*normalise, self.fc1, self.norm1, self.act1, self.dwconv, self.norm2, self.act2),
-            ConvEnd(self.fc2))
-        return recomputed_chain(hidden, (self.norm3, self.act3))
+        if ChannelGroupedHiddenEnd.supports(self):
+            out = recomputed_chain(x, normalise, ChannelGroupedHiddenEnd(self, x))
+        else:
+            out = recomputed_chain(x, (*normalise, self.fc1, self.norm1, self.act1, self.dwconv,
+                                       self.norm2, self.act2), ConvEnd(self.fc2))
+        return recomputed_chain(out, (self.norm3, self.act3))

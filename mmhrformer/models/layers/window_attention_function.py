@@ -7,6 +7,9 @@ gradient for a bias, so it falls back to its unfused "math" kernel) and the atte
 :class:`.RecomputedChain` (layer norm -> windows -> attention), it gets the windows replayed from
 the chain's input, and its backward pass recomputes the projections, the softmax and the output of
 one layer from them, as flash-attention does for its softmax, and also returns the bias gradient.
+When the packed query/key/value of all windows (three times as wide as the windows) would take
+:data:`.recomputed_chain.SPLIT_BYTES` or more, both passes run on a third of the windows at a time,
+so that it is no larger than the windows (see there why).
 """
 from typing import List, Optional, Tuple
 
@@ -14,7 +17,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .recomputed_chain import ChainEnd
+from .recomputed_chain import SPLIT_BYTES, ChainEnd
+
+#: Large inputs are attended to in this many chunks of windows (query/key/value: ``3 * C`` wide).
+WINDOW_CHUNKS = 3
 
 
 def _split_heads(qkv: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -102,6 +108,15 @@ def _linear_param_grads(grad_y: torch.Tensor, x: torch.Tensor, weight: torch.Ten
     return grad_weight, None if bias is None else grad_y.sum(0).to(bias.dtype)
 
 
+def _chunks(windows: torch.Tensor) -> List[slice]:
+    """Slices of ``windows`` (``N x L x C``) along ``N`` to attend to one at a time: one, or
+    :data:`WINDOW_CHUNKS` of about equal size when their query/key/value would be large."""
+    num_windows = windows.shape[0]
+    chunks = WINDOW_CHUNKS if 3 * windows.numel() * windows.element_size() >= SPLIT_BYTES else 1
+    size = -(-num_windows // chunks)
+    return [slice(start, start + size) for start in range(0, num_windows, size)]
+
+
 class WindowAttentionEnd(ChainEnd):
     """``proj(attention(qkv(windows)))`` as the end of a :class:`.RecomputedChain`: ``N x L x C``
     windows -> ``N x L x C_out``. Its backward pass recomputes ``qkv(windows)``, the attention
@@ -127,10 +142,26 @@ class WindowAttentionEnd(ChainEnd):
         if bias is not None and not torch.is_grad_enabled():
             # A bias that requires grad sends PyTorch to its unfused kernel, even without grad.
             bias = bias.detach()
-        return _attention_forward(windows, self.num_heads, qkv_weight, qkv_bias, bias,
-                                  proj_weight, proj_bias)
+        out = None
+        for rows in _chunks(windows):
+            part = _attention_forward(windows[rows], self.num_heads, qkv_weight, qkv_bias, bias,
+                                      proj_weight, proj_bias)
+            if out is None:
+                out = part.new_empty((windows.shape[0], *part.shape[1:]))
+            out[rows] = part
+        return out
 
     def backward(self, grad_y, windows, tensors, needs_grad):
+        grad_windows, grads = torch.empty_like(windows), None
+        for rows in _chunks(windows):
+            grad_windows[rows], *part = self._chunk_backward(grad_y[rows], windows[rows],
+                                                             tensors, needs_grad)
+            grads = part if grads is None else [
+                total if grad is None else total.add_(grad) for total, grad in zip(grads, part)]
+        return [grad_windows, *grads]
+
+    def _chunk_backward(self, grad_y, windows, tensors, needs_grad):
+        """The gradients of :meth:`backward` from the windows of one chunk."""
         qkv_weight, qkv_bias, bias, proj_weight, proj_bias = tensors
         dtype, input_dtype = grad_y.dtype, windows.dtype
         windows = windows.to(dtype)

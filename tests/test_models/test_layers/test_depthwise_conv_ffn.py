@@ -4,6 +4,8 @@ import copy
 
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
 
 from mmhrformer.models.layers import DepthwiseConvFFN
 
@@ -34,65 +36,90 @@ def one_by_one(ffn, x, pre_norm=None):
     return x
 
 
+@pytest.mark.parametrize('hidden', [32, 20])  # 4 groups of 8 channels; 8 + 8 + 4
 @pytest.mark.parametrize('with_pre_norm', [False, True])
 @pytest.mark.parametrize('mode', ['train', 'eval'])
-def test_outputs_gradients_and_statistics_equal_the_module_sequence(mode, with_pre_norm):
+def test_outputs_gradients_and_statistics_equal_the_module_sequence(mode, with_pre_norm, hidden,
+                                                                    split):
+    """In float64, so that float32 rounding does not hide a wrong term (the gradient of a bias
+    before a BatchNorm is only rounding noise in training)."""
     torch.manual_seed(1)
-    pre_norm = make_layer_norm() if with_pre_norm else None
-    ours = make_ffn().train(mode == 'train')
+    pre_norm = make_layer_norm().double() if with_pre_norm else None
+    ours = make_ffn(hidden=hidden).double().train(mode == 'train')
     reference = copy.deepcopy(ours)
-    x = torch.randn(3, 8, 9, 7, requires_grad=True)
-    grad = torch.randn(3, 8, 9, 7)
+    x = torch.randn(3, 8, 9, 7, dtype=torch.double, requires_grad=True)
+    grad = torch.randn_like(x)
     actual = ours(x, pre_norm)
     expected = one_by_one(reference, x, pre_norm)
-    torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(actual, expected)
     norm_params = [] if pre_norm is None else list(pre_norm.parameters())
     got = torch.autograd.grad(actual, [x, *norm_params, *ours.parameters()], grad)
     want = torch.autograd.grad(expected, [x, *norm_params, *reference.parameters()], grad)
     for g, w in zip(got, want):
-        torch.testing.assert_close(g, w, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(g, w)
     torch.testing.assert_close(dict(ours.named_buffers()), dict(reference.named_buffers()))
 
 
-def test_training_path_is_bitwise_the_module_sequence():
-    """Same kernels on the same inputs: not merely close, with the block's layer norm too."""
-    ours = make_ffn().train()
+def test_statistics_follow_a_cumulative_average_without_momentum(split):
+    ours = make_ffn()
+    for norm in (ours.norm1, ours.norm2, ours.norm3):
+        norm.momentum = None
     reference = copy.deepcopy(ours)
-    pre_norm = make_layer_norm()
-    x = torch.randn(2, 8, 10, 6, requires_grad=True)
-    got = torch.autograd.grad(ours(x, pre_norm).square().sum(),
-                              [x, *pre_norm.parameters(), *ours.parameters()])
-    want = torch.autograd.grad(one_by_one(reference, x, pre_norm).square().sum(),
-                               [x, *pre_norm.parameters(), *reference.parameters()])
-    assert all(torch.equal(g, w) for g, w in zip(got, want))
+    for seed in range(3):
+        x = torch.randn(2, 8, 5, 4, generator=torch.Generator().manual_seed(seed),
+                        requires_grad=True)
+        ours(x), one_by_one(reference, x)
+    torch.testing.assert_close(dict(ours.named_buffers()), dict(reference.named_buffers()))
+    assert int(ours.norm1.num_batches_tracked) == 3
 
 
-def test_training_under_bf16_autocast_matches_the_module_sequence():
+def test_training_under_bf16_autocast_matches_the_module_sequence(split):
     ours = make_ffn().train()
     reference = copy.deepcopy(ours)
     x = torch.randn(2, 8, 10, 6, requires_grad=True)
     with torch.autocast('cpu', dtype=torch.bfloat16):
         actual, expected = ours(x), one_by_one(reference, x)
-    assert actual.dtype == torch.bfloat16
-    assert torch.equal(actual, expected)
-    got = torch.autograd.grad(actual.float().sum(), [x, *ours.parameters()])
-    want = torch.autograd.grad(expected.float().sum(), [x, *reference.parameters()])
-    assert all(torch.equal(g, w) and g.dtype == w.dtype for g, w in zip(got, want))
+    assert actual.dtype == expected.dtype == torch.bfloat16
+    torch.testing.assert_close(actual, expected, rtol=0.05, atol=0.05)
+    # Not the convolution biases before a BatchNorm: their gradients are rounding noise.
+    names = [name for name, _ in ours.named_parameters()
+             if name not in ('fc1.bias', 'dwconv.bias', 'fc2.bias')]
+    got = torch.autograd.grad(actual.float().sum(),
+                              [x, *(ours.get_parameter(name) for name in names)])
+    want = torch.autograd.grad(expected.float().sum(),
+                               [x, *(reference.get_parameter(name) for name in names)])
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype
+        torch.testing.assert_close(g, w, rtol=0.05, atol=0.05 * w.abs().max().item())
 
 
-def test_training_keeps_the_ffn_input_and_the_last_convolution_output_only():
-    """Not the normalised input, nor the hidden maps."""
-    ffn = make_ffn(channels=8, hidden=32).train()
-    x = torch.randn(2, 8, 10, 6, requires_grad=True)
-    saved = []
-    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t):
-        ffn(x, make_layer_norm())
-    maps = {t.untyped_storage().data_ptr(): t.numel() for t in saved if t.dim() == 4
-            and t.shape[0] == 2}
-    assert sum(maps.values()) == 2 * x.numel()  # not the 4x-wide hidden maps
+class LargestTensor(TorchDispatchMode):
+    """Records the number of elements of the largest tensor an op returns."""
+
+    def __init__(self):
+        super().__init__()
+        self.numel = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        tensors = [t for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)]
+        self.numel = max([self.numel, *(t.numel() for t in tensors)])
+        return out
 
 
-def test_sync_batch_norm_falls_back_to_the_module_sequence():
-    ffn = DepthwiseConvFFN(8, 32, norm_cfg=dict(type='SyncBN'))
-    from mmhrformer.models.layers.recomputed_chain import can_recompute
-    assert not can_recompute(list(ffn))
+def largest_tensor_in_training(forward, x):
+    """Elements of the largest tensor made in ``forward(x)`` and its backward pass."""
+    with LargestTensor() as largest:
+        forward(x).sum().backward()
+    return largest.numel
+
+
+def test_training_makes_no_map_wider_than_the_input_when_the_hidden_map_is_large():
+    """The 4x-wide hidden map of a stream of HRFormer-S (batch 8 at 256x192: 12 MB) is made a
+    group of channels at a time, forward and backward; a small one whole."""
+    ffn = make_ffn(channels=32, hidden=128).train()
+    x = torch.randn(8, 32, 64, 48, requires_grad=True)
+    assert largest_tensor_in_training(lambda x: ffn(x, make_layer_norm(32)), x) == x.numel()
+    small = x[:, :, :16].detach().requires_grad_()
+    assert largest_tensor_in_training(lambda x: ffn(x, make_layer_norm(32)), small) == \
+        4 * small.numel()

@@ -7,6 +7,7 @@ import torch
 
 from mmhrformer.models.layers import HRFormerBlock
 from mmhrformer.models.layers.windows import merge_windows, partition_windows
+from .test_depthwise_conv_ffn import largest_tensor_in_training
 from .test_local_window_attention import reference_window_attention, saved_storage_bytes
 
 
@@ -34,7 +35,7 @@ def make_block(seed=0):
 
 
 @pytest.mark.parametrize('mode', ['train', 'eval'])
-def test_outputs_gradients_and_statistics_equal_the_formula(mode):
+def test_outputs_gradients_and_statistics_equal_the_formula(mode, split):
     """In float64, so that float32 rounding does not hide a wrong term (the gradient of a bias
     before a BatchNorm is only rounding noise in training)."""
     ours = make_block().double().train(mode == 'train')
@@ -59,3 +60,15 @@ def test_training_keeps_three_maps_of_the_block_width():
     assert saved_storage_bytes(lambda: block(x), batch=3) == 3 * x.numel() * 4
     plain = saved_storage_bytes(lambda: reference_block(block, x), batch=3)
     assert plain > 20 * x.numel() * 4
+
+
+def test_training_makes_no_tensor_larger_than_the_padded_map_when_split(split):
+    """Split (as for large inputs, see ``SPLIT_BYTES``), neither the FFN's 4x-wide hidden map nor
+    the 3x-wide query/key/value of all windows is made: the largest tensor made in training is
+    the map padded to whole windows (here 12 x 8)."""
+    block = make_block().train()
+    x = torch.randn(3, 16, 9, 6, requires_grad=True)
+    padded_map = 3 * 16 * 12 * 8
+    expected = padded_map if split else 3 * padded_map  # else query/key/value of all windows
+    assert largest_tensor_in_training(block, x) == expected
+    assert largest_tensor_in_training(lambda x: reference_block(block, x), x) >= 3 * padded_map

@@ -53,7 +53,7 @@ def training_attention():
     return attn, windows, [windows, *attn.parameters()], torch.randn(5, 9, 16)
 
 
-def test_training_attention_gradients_match_explicit_softmax():
+def test_training_attention_gradients_match_explicit_softmax(split):
     """The recomputing backward pass gives autograd's gradients of the explicit formula."""
     attn, windows, inputs, grad = training_attention()
     actual = torch.autograd.grad(attn.attend(windows), inputs, grad)
@@ -62,7 +62,7 @@ def test_training_attention_gradients_match_explicit_softmax():
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
 
 
-def test_attention_chain_passes_gradcheck():
+def test_attention_chain_passes_gradcheck(split):
     """Layer norm -> windows -> attention, replayed in the backward pass: gradients of the map,
     the norm's parameters, the projections and the bias equal finite differences."""
     torch.manual_seed(0)

@@ -1,0 +1,143 @@
+"""The FFN's wide part, computed a group of hidden channels at a time, as the end of a chain.
+
+Between its two 1x1 convolutions the FFN works on ``mlp_ratio * C`` channels, each channel on its
+own (BatchNorm normalises per channel, the activation per element, the convolution is depth-wise),
+and ``fc2`` sums over them. :class:`ChannelGroupedHiddenEnd` runs ``fc1 -> norm1 -> act1 -> dwconv
+-> norm2 -> act2 -> fc2`` on groups of ``C`` hidden channels and adds up the groups' ``fc2``
+outputs, in the forward pass and in the backward pass, which replays one group at a time from the
+chain's input. So, when the hidden map is large (:data:`.recomputed_chain.SPLIT_BYTES`), no
+tensor it makes is wider than the block's map; glibc's heap then reuses the holes that freed maps
+leave instead of growing for the next wide map. Results equal those of the whole-width ops up to
+the order of the sums in ``fc2``.
+"""
+from typing import List, Optional, Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .recomputed_chain import SPLIT_BYTES, ChainEnd, ConvEnd, autocast_state, can_recompute
+
+#: Per-group tensors of the hidden part: fc1's, norm1's, dwconv's and norm2's weight and bias.
+HiddenTensors = Sequence[Optional[torch.Tensor]]
+
+
+def _running_average_factor(norm: nn.BatchNorm2d) -> float:
+    """Counts this batch in ``norm``'s statistics as its forward pass does, and returns the factor
+    of the running averages' update (as ``nn.BatchNorm2d.forward`` computes it)."""
+    if not (norm.training and norm.track_running_stats):
+        return 0.
+    if norm.num_batches_tracked is not None:
+        norm.num_batches_tracked.add_(1)
+        if norm.momentum is None:
+            return 1. / float(norm.num_batches_tracked)
+    return norm.momentum
+
+
+def _batch_norm(norm: nn.BatchNorm2d, x: torch.Tensor, group: slice,
+                weight: Optional[torch.Tensor], bias: Optional[torch.Tensor],
+                update_factor: Optional[float]) -> torch.Tensor:
+    """``norm`` on the hidden channels ``group`` (``x``: ``B x len(group) x H x W``), with
+    ``weight`` and ``bias`` already cut to the group. ``update_factor`` None: the running
+    statistics are not updated (a replay)."""
+    use_batch_stats = norm.training or norm.running_mean is None
+    running = (None, None)
+    if norm.running_mean is not None and (not use_batch_stats or update_factor is not None):
+        running = (norm.running_mean[group], norm.running_var[group])
+    return F.batch_norm(x, *running, weight, bias, use_batch_stats, update_factor or 0., norm.eps)
+
+
+def _conv(conv: nn.Conv2d, x: torch.Tensor, weight: torch.Tensor,
+          bias: Optional[torch.Tensor], groups: int = 1) -> torch.Tensor:
+    return F.conv2d(x, weight, bias, conv.stride, conv.padding, conv.dilation, groups)
+
+
+class ChannelGroupedHiddenEnd(ChainEnd):
+    """``fc2(act2(norm2(dwconv(act1(norm1(fc1(x)))))))`` of a :class:`.DepthwiseConvFFN`,
+    ``B x C x H x W`` -> ``B x C x H x W``, computed on groups of ``C`` hidden channels when the
+    hidden map of ``x`` takes at least :data:`.recomputed_chain.SPLIT_BYTES`, else in one group.
+
+    Args:
+        ffn: the FFN, whose ``norm1`` and ``norm2`` are plain BatchNorms (:meth:`supports`).
+        x: the FFN's input (its size decides the groups).
+    """
+
+    def __init__(self, ffn: nn.Module, x: torch.Tensor):
+        self.ffn = ffn
+        self.fc2 = ConvEnd(ffn.fc2)
+        hidden, width = ffn.fc1.out_channels, ffn.fc2.out_channels
+        if x.numel() // width * hidden * x.element_size() < SPLIT_BYTES:
+            width = hidden
+        self.groups = [slice(start, min(start + width, hidden))
+                       for start in range(0, hidden, width)]
+        self.autocast = autocast_state(ffn.fc1.weight.device.type)
+
+    @staticmethod
+    def supports(ffn: nn.Module) -> bool:
+        """Whether the hidden norms are plain BatchNorms (not SyncBN) and the activations
+        stateless, so that the hidden part can be cut into channel groups and replayed."""
+        norms = (ffn.norm1, ffn.norm2)
+        return (all(type(norm) is nn.BatchNorm2d for norm in norms)
+                and can_recompute([ffn.act1, ffn.act2]))
+
+    def tensors(self) -> List[Optional[torch.Tensor]]:
+        ffn = self.ffn
+        return [ffn.fc1.weight, ffn.fc1.bias, ffn.norm1.weight, ffn.norm1.bias, ffn.dwconv.weight,
+                ffn.dwconv.bias, ffn.norm2.weight, ffn.norm2.bias, ffn.fc2.weight, ffn.fc2.bias]
+
+    def _hidden(self, x: torch.Tensor, group: slice, tensors: HiddenTensors,
+                update_factors: Sequence[Optional[float]]) -> torch.Tensor:
+        """``B x C x H x W`` -> the hidden channels ``group``, ``B x len(group) x H x W``, from the
+        tensors cut to the group."""
+        ffn = self.ffn
+        fc1_weight, fc1_bias, norm1_weight, norm1_bias, dw_weight, dw_bias, *norm2 = tensors
+        x = _conv(ffn.fc1, x, fc1_weight, fc1_bias)
+        x = ffn.act1(_batch_norm(ffn.norm1, x, group, norm1_weight, norm1_bias,
+                                 update_factors[0]))
+        x = _conv(ffn.dwconv, x, dw_weight, dw_bias, groups=x.shape[1])
+        return ffn.act2(_batch_norm(ffn.norm2, x, group, *norm2, update_factors[1]))
+
+    @staticmethod
+    def _cut(tensors: HiddenTensors, index: int, group: slice):
+        """The hidden tensors cut to ``group``; fc2's weight cut to its input channels ``group``
+        and its bias for the first group only (the groups' outputs are added)."""
+        *hidden, fc2_weight, fc2_bias = tensors
+        return ([None if t is None else t[group] for t in hidden],
+                [fc2_weight[:, group], fc2_bias if index == 0 else None])
+
+    def forward(self, x, *tensors):
+        update_factors = [_running_average_factor(norm) for norm in (self.ffn.norm1,
+                                                                      self.ffn.norm2)]
+        out = None
+        for index, group in enumerate(self.groups):
+            hidden_tensors, fc2_tensors = self._cut(tensors, index, group)
+            part = self.fc2.forward(self._hidden(x, group, hidden_tensors, update_factors),
+                                    *fc2_tensors)
+            out = part if out is None else out.add_(part)
+        return out
+
+    def backward(self, grad_y, x, tensors, needs_grad):
+        grads = [torch.zeros_like(t) if t is not None and needed else None
+                 for t, needed in zip(tensors, needs_grad)]
+        grad_x = None
+        for index, group in enumerate(self.groups):
+            hidden_tensors, fc2_tensors = self._cut(tensors, index, group)
+            with torch.enable_grad(), torch.autocast(**self.autocast):
+                inputs = x.detach().requires_grad_()
+                leaves = [None if t is None else t.detach().requires_grad_(needed)
+                          for t, needed in zip(hidden_tensors, needs_grad)]
+                hidden = self._hidden(inputs, group, leaves, (None, None))
+            grad_hidden, grad_fc2_weight, grad_fc2_bias = self.fc2.backward(
+                grad_y, hidden.detach(), fc2_tensors, needs_grad[-2:])
+            wanted = [leaf for leaf in leaves if leaf is not None and leaf.requires_grad]
+            part, *leaf_grads = torch.autograd.grad(hidden, [inputs, *wanted], grad_hidden)
+            grad_x = part if grad_x is None else grad_x.add_(part)
+            leaf_grads = iter(leaf_grads)
+            for grad, leaf in zip(grads, leaves):
+                if leaf is not None and leaf.requires_grad:
+                    grad[group] = next(leaf_grads)
+            if grads[-2] is not None:
+                grads[-2][:, group] = grad_fc2_weight
+            if index == 0:
+                grads[-1] = grad_fc2_bias
+        return [grad_x, *grads]
