@@ -68,7 +68,8 @@ def main():
     lines = [f'# Benchmark ({title})', '',
              f'Reference size {size[0]}x{size[1]}; medians of {args.repeats} runs after '
              f'{args.warmup} warm-up; eval mode without gradients, except the training step '
-             f'(forward + backward + SGD). Peak memory: '
+             f'(forward + backward + SGD), timed with each model in a process of its own. '
+             f'Peak memory: '
              + ('process peak RSS' if args.device == 'cpu' else 'max allocated')
              + ', one fresh process per model and mode.', '',
              *summary_table(timings, memory, size, args.batch), '',
