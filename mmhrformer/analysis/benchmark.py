@@ -7,10 +7,10 @@ own, as training does: its speed depends on the state of the allocator's heap (g
 slows down as the heap fills with holes of many sizes), and in one process every model would step
 in the heap the others left behind (measured: HRFormer-S's step took 15% longer after mmpose's
 port had trained in the same process). Those processes run a group at a time, the models compared
-with the same HRNet, so that their memory fits the machine. Peak memory: each (model, mode) runs in a fresh process
-of its own, so that no model's peak hides another's; on the CPU it is the process's peak resident
-set size during the steps (``VmHWM``, reset after the imports; it includes the ~0.8 GB of the
-libraries and the model's weights), on a GPU ``torch.cuda.max_memory_allocated``.
+with the same HRNet, so that their memory fits the machine. Peak memory: each (model, mode) runs
+in a fresh process of its own, so that no model's peak hides another's; on the CPU it is the
+process's peak resident set size during the steps (``VmHWM``, reset after the imports; it includes
+the ~0.8 GB of the libraries and the model's weights), on a GPU ``torch.cuda.max_memory_allocated``.
 
 On the CPU the training peak is measured twice: with glibc's allocator as it comes, and with
 every allocation above 64 KB served by a mapping of its own that goes back to the system when

@@ -16,7 +16,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .recomputed_chain import SPLIT_BYTES, ChainEnd, ConvEnd, autocast_state, can_recompute
+from .recomputed_chain import (SPLIT_BYTES, ChainEnd, ConvEnd, autocast_state, batch_norm,
+                               can_recompute)
 
 #: Per-group tensors of the hidden part: fc1's, norm1's, dwconv's and norm2's weight and bias.
 HiddenTensors = Sequence[Optional[torch.Tensor]]
@@ -32,19 +33,6 @@ def _running_average_factor(norm: nn.BatchNorm2d) -> float:
         if norm.momentum is None:
             return 1. / float(norm.num_batches_tracked)
     return norm.momentum
-
-
-def _batch_norm(norm: nn.BatchNorm2d, x: torch.Tensor, group: slice,
-                weight: Optional[torch.Tensor], bias: Optional[torch.Tensor],
-                update_factor: Optional[float]) -> torch.Tensor:
-    """``norm`` on the hidden channels ``group`` (``x``: ``B x len(group) x H x W``), with
-    ``weight`` and ``bias`` already cut to the group. ``update_factor`` None: the running
-    statistics are not updated (a replay)."""
-    use_batch_stats = norm.training or norm.running_mean is None
-    running = (None, None)
-    if norm.running_mean is not None and (not use_batch_stats or update_factor is not None):
-        running = (norm.running_mean[group], norm.running_var[group])
-    return F.batch_norm(x, *running, weight, bias, use_batch_stats, update_factor or 0., norm.eps)
 
 
 def _conv(conv: nn.Conv2d, x: torch.Tensor, weight: torch.Tensor,
@@ -92,10 +80,10 @@ class ChannelGroupedHiddenEnd(ChainEnd):
         ffn = self.ffn
         fc1_weight, fc1_bias, norm1_weight, norm1_bias, dw_weight, dw_bias, *norm2 = tensors
         x = _conv(ffn.fc1, x, fc1_weight, fc1_bias)
-        x = ffn.act1(_batch_norm(ffn.norm1, x, group, norm1_weight, norm1_bias,
-                                 update_factors[0]))
+        x = ffn.act1(batch_norm(ffn.norm1, x, norm1_weight, norm1_bias, group,
+                                update_factors[0]))
         x = _conv(ffn.dwconv, x, dw_weight, dw_bias, groups=x.shape[1])
-        return ffn.act2(_batch_norm(ffn.norm2, x, group, *norm2, update_factors[1]))
+        return ffn.act2(batch_norm(ffn.norm2, x, *norm2, group, update_factors[1]))
 
     @staticmethod
     def _cut(tensors: HiddenTensors, index: int, group: slice):

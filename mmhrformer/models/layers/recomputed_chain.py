@@ -82,13 +82,25 @@ def autocast_state(device_type: str) -> dict:
                 dtype=torch.get_autocast_dtype(device_type))
 
 
+def batch_norm(norm: nn.BatchNorm2d, x: torch.Tensor, weight: Optional[torch.Tensor],
+               bias: Optional[torch.Tensor], channels: slice = slice(None),
+               update_factor: Optional[float] = None) -> torch.Tensor:
+    """``norm`` on its channels ``channels`` (``x``: ``B x len(channels) x H x W``; ``weight``
+    and ``bias`` already cut to them), with the batch's statistics in training, the running ones
+    otherwise. ``update_factor``: that of the running averages' update; None: they are not
+    updated (a replay, which normalises with the statistics its forward pass used)."""
+    use_batch_stats = norm.training or norm.running_mean is None
+    running = (None, None)
+    if norm.running_mean is not None and (not use_batch_stats or update_factor is not None):
+        running = (norm.running_mean[channels], norm.running_var[channels])
+    return F.batch_norm(x, *running, weight, bias, use_batch_stats, update_factor or 0., norm.eps)
+
+
 def replay(op: Op, x: torch.Tensor) -> torch.Tensor:
     """``op(x)`` again, without its side effects: a BatchNorm does not update its running
-    statistics a second time (it normalises with the statistics its forward pass used)."""
+    statistics a second time."""
     if isinstance(op, nn.BatchNorm2d):
-        use_batch_stats = op.training or op.running_mean is None
-        running = (None, None) if use_batch_stats else (op.running_mean, op.running_var)
-        return F.batch_norm(x, *running, op.weight, op.bias, use_batch_stats, 0., op.eps)
+        return batch_norm(op, x, op.weight, op.bias)
     return op(x)
 
 

@@ -8,6 +8,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
 from mmhrformer.models.layers import DepthwiseConvFFN
+from mmhrformer.models.layers.channel_grouped_hidden import ChannelGroupedHiddenEnd
+from .test_local_window_attention import saved_storage_bytes
 
 
 def make_ffn(channels=8, hidden=32, seed=0):
@@ -123,3 +125,21 @@ def test_training_makes_no_map_wider_than_the_input_when_the_hidden_map_is_large
     small = x[:, :, :16].detach().requires_grad_()
     assert largest_tensor_in_training(lambda x: ffn(x, make_layer_norm(32)), small) == \
         4 * small.numel()
+
+
+def test_other_replayable_norms_take_the_chain_of_modules():
+    """Norms that are not plain BatchNorms but keep no state (instance norm) are not cut into
+    channel groups: the chain replays the modules, with the module sequence's results."""
+    torch.manual_seed(0)
+    ours = DepthwiseConvFFN(8, 32, norm_cfg=dict(type='IN')).double()
+    assert not ChannelGroupedHiddenEnd.supports(ours)
+    reference = copy.deepcopy(ours)
+    x = torch.randn(2, 8, 6, 5, dtype=torch.double, requires_grad=True)
+    actual, expected = ours(x), one_by_one(reference, x)
+    torch.testing.assert_close(actual, expected)
+    got = torch.autograd.grad(actual.sum(), [x, *ours.parameters()])
+    want = torch.autograd.grad(expected.sum(), [x, *reference.parameters()])
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w)
+    saved = saved_storage_bytes(lambda: ours(x), batch=2)
+    assert saved == 2 * x.numel() * 8  # the FFN's input and fc2's output only
