@@ -11,13 +11,12 @@ from typing import Dict, List, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-from mmcv.cnn import ConvModule, build_norm_layer
+from mmcv.cnn import build_norm_layer
 from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
-from torchvision.models.resnet import Bottleneck
 
 from mmhrformer.registry import MODELS
-from ..layers import MultiResolutionModule
+from ..layers import FoldedBottleneck, FoldedConvModule, MultiResolutionModule
 
 NUM_STREAMS = 4
 
@@ -106,12 +105,12 @@ class HRFormer(BaseModule):
                            "use 'HRFormerBlock', 'ConvBasicBlock' or a block you registered")
 
         stem_channels = self.arch['stem_channels']
-        self.stem = nn.Sequential(
-            ConvModule(in_channels, stem_channels, 3, stride=2, padding=1, norm_cfg=norm_cfg),
-            ConvModule(stem_channels, stem_channels, 3, stride=2, padding=1, norm_cfg=norm_cfg))
+        self.stem = nn.Sequential(*(
+            FoldedConvModule(cin, stem_channels, 3, stride=2, padding=1, norm_cfg=norm_cfg)
+            for cin in (in_channels, stem_channels)))
         self.stage1 = self._make_stage1(stem_channels, self.arch['stage1_blocks'], norm_cfg)
         drop_paths = iter(torch.linspace(0, drop_path_rate, self._num_blocks()).tolist())
-        prev_channels = [stem_channels * Bottleneck.expansion]
+        prev_channels = [stem_channels * FoldedBottleneck.expansion]
         for stage in range(2, NUM_STREAMS + 1):
             stage_channels = list(self.channels[:stage])
             self.add_module(f'transition{stage - 1}',
@@ -159,7 +158,8 @@ class HRFormer(BaseModule):
 
     @staticmethod
     def _check_window_size(window_size: Union[int, Sequence[int]]) -> Tuple[int, ...]:
-        sizes = (window_size, ) * NUM_STREAMS if isinstance(window_size, int) else tuple(window_size)
+        sizes = ((window_size, ) * NUM_STREAMS if isinstance(window_size, int)
+                 else tuple(window_size))
         if len(sizes) != NUM_STREAMS or any(not isinstance(s, int) or s < 1 for s in sizes):
             raise ValueError(f'window_size must be an int >= 1 or {NUM_STREAMS} such ints '
                              f'(one per stream), got {window_size!r}')
@@ -188,11 +188,12 @@ class HRFormer(BaseModule):
         def norm_layer(width):
             return build_norm_layer(norm_cfg, width)[1]
 
-        out_channels = channels * Bottleneck.expansion
+        out_channels = channels * FoldedBottleneck.expansion
         downsample = nn.Sequential(nn.Conv2d(channels, out_channels, 1, bias=False),
                                    norm_layer(out_channels))
-        blocks = [Bottleneck(channels, channels, downsample=downsample, norm_layer=norm_layer)]
-        blocks += [Bottleneck(out_channels, channels, norm_layer=norm_layer)
+        blocks = [FoldedBottleneck(channels, channels, downsample=downsample,
+                                   norm_layer=norm_layer)]
+        blocks += [FoldedBottleneck(out_channels, channels, norm_layer=norm_layer)
                    for _ in range(num_blocks - 1)]
         return nn.Sequential(*blocks)
 
@@ -202,10 +203,10 @@ class HRFormer(BaseModule):
         """Adapts the existing streams' channels and adds the new lowest-resolution stream,
         made from the previous lowest one by a 3x3 stride-2 convolution."""
         layers = [nn.Identity() if prev == cur else
-                  ConvModule(prev, cur, 3, padding=1, norm_cfg=norm_cfg)
+                  FoldedConvModule(prev, cur, 3, padding=1, norm_cfg=norm_cfg)
                   for prev, cur in zip(prev_channels, channels)]
-        layers.append(ConvModule(prev_channels[-1], channels[-1], 3, stride=2, padding=1,
-                                 norm_cfg=norm_cfg))
+        layers.append(FoldedConvModule(prev_channels[-1], channels[-1], 3, stride=2,
+                                       padding=1, norm_cfg=norm_cfg))
         return nn.ModuleList(layers)
 
     def _make_stage(self, stage: int, block_args: dict, upsample_mode: str,

@@ -1,11 +1,11 @@
 """HRNet's basic block, as a stand-in for the HRFormer block in the paper's ablation."""
 import torch
 import torch.nn as nn
-from mmcv.cnn import ConvModule
 from mmcv.cnn.bricks import DropPath
 from mmengine.model import BaseModule
 
 from mmhrformer.registry import MODELS
+from .folded_conv_modules import FoldedConvModule
 
 
 @MODELS.register_module()
@@ -28,8 +28,9 @@ class ConvBasicBlock(BaseModule):
     def __init__(self, channels: int, drop_path: float = 0., norm_cfg: dict = dict(type='BN'),
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
-        self.conv1 = ConvModule(channels, channels, 3, padding=1, norm_cfg=norm_cfg)
-        self.conv2 = ConvModule(channels, channels, 3, padding=1, norm_cfg=norm_cfg, act_cfg=None)
+        self.conv1 = FoldedConvModule(channels, channels, 3, padding=1, norm_cfg=norm_cfg)
+        self.conv2 = FoldedConvModule(channels, channels, 3, padding=1, norm_cfg=norm_cfg,
+                                      act_cfg=None)
         self.drop_path = DropPath(drop_path)
         self.relu = nn.ReLU()
 

@@ -1,11 +1,12 @@
-"""A convolution and the activation after it as one oneDNN primitive, for inference on the CPU.
+"""A convolution and the activation after it (and a residual sum before that) as one oneDNN
+primitive, for inference on the CPU.
 
 ``act(conv(x))`` as two PyTorch ops writes the convolution's output to memory and reads it back
-for the activation; oneDNN applies the activation while it writes the output ("post-op"), the
-fusion PyTorch's own compiler (inductor) makes on the CPU. The fused kernel has no backward pass:
-it is used only when no gradient is needed, on float32 CPU tensors outside autocast, tracing and
-``torch.compile``, for the activations oneDNN computes as PyTorch does (ReLU, erf or tanh GELU).
-Anything else runs the two ops.
+for the activation; oneDNN applies the activation (after adding a residual) while it writes the
+output ("post-ops"), the fusion PyTorch's own compiler (inductor) makes on the CPU. The fused
+kernels have no backward pass: they are used only when no gradient is needed, on float32 CPU
+tensors outside autocast, tracing and ``torch.compile``, for the activations oneDNN computes as
+PyTorch does (ReLU, erf or tanh GELU). Anything else runs the plain ops.
 """
 from typing import Optional, Tuple
 
@@ -13,8 +14,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-_FUSED_CONV = (getattr(torch.ops.mkldnn, '_convolution_pointwise', None)
-               if torch.backends.mkldnn.is_available() else None)
+_POINTWISE = (getattr(torch.ops.mkldnn, '_convolution_pointwise', None)
+              if torch.backends.mkldnn.is_available() else None)
+#: oneDNN's convolution with an activation post-op, and with a sum then an activation.
+_FUSED_CONV = None if _POINTWISE is None else _POINTWISE.default
+_FUSED_CONV_ADD = None if _POINTWISE is None else _POINTWISE.binary
 
 
 def onednn_activation(act: nn.Module) -> Optional[Tuple[str, Optional[str]]]:
@@ -26,27 +30,47 @@ def onednn_activation(act: nn.Module) -> Optional[Tuple[str, Optional[str]]]:
     return None
 
 
-def _can_fuse(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor]) -> bool:
+def _can_fuse(conv: nn.Conv2d, act: nn.Module, *tensors: Optional[torch.Tensor]) -> bool:
+    """Whether the fused kernel computes ``act`` after ``conv`` on ``tensors`` (input, weight,
+    bias, residual) as the plain ops would."""
     # Tracers (FLOP counting, export) and torch.compile (which makes this fusion itself) see
     # the plain ops.
     if torch.compiler.is_compiling() or torch.jit.is_tracing() or torch.jit.is_scripting():
         return False
-    needs_grad = torch.is_grad_enabled() and any(
-        t is not None and t.requires_grad for t in (x, weight, bias))
-    return (_FUSED_CONV is not None and x.device.type == 'cpu'
-            and x.dtype == weight.dtype == torch.float32 and not needs_grad
-            and not torch.is_autocast_enabled('cpu'))
+    present = [t for t in tensors if t is not None]
+    needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in present)
+    plain_padding = conv.padding_mode == 'zeros' and not isinstance(conv.padding, str)
+    return (_FUSED_CONV is not None and onednn_activation(act) is not None and plain_padding
+            and all(t.device.type == 'cpu' and t.dtype == torch.float32 for t in present)
+            and not needs_grad and not torch.is_autocast_enabled('cpu'))
+
+
+def _conv_args(conv: nn.Conv2d) -> tuple:
+    return list(conv.padding), list(conv.stride), list(conv.dilation), conv.groups
 
 
 def conv2d_activation(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
                       conv: nn.Conv2d, act: nn.Module) -> torch.Tensor:
     """``act(F.conv2d(x, weight, bias))`` with ``conv``'s stride, padding, dilation and groups:
     ``B x C_in x H x W`` -> ``B x C_out x H' x W'``, fused where oneDNN can (see module doc)."""
-    names = onednn_activation(act)
-    plain_padding = conv.padding_mode == 'zeros' and not isinstance(conv.padding, str)
-    if names is None or not plain_padding or not _can_fuse(x, weight, bias):
+    if not _can_fuse(conv, act, x, weight, bias):
         return act(F.conv2d(x, weight, bias, conv.stride, conv.padding, conv.dilation,
                             conv.groups))
-    attr, algorithm = names
-    return _FUSED_CONV(x, weight, bias, list(conv.padding), list(conv.stride),
-                       list(conv.dilation), conv.groups, attr, [None], algorithm)
+    return _FUSED_CONV(x, weight, bias, *_conv_args(conv), *_activation_args(act))
+
+
+def conv2d_add_activation(x: torch.Tensor, residual: torch.Tensor, weight: torch.Tensor,
+                          bias: Optional[torch.Tensor], conv: nn.Conv2d,
+                          act: nn.Module) -> torch.Tensor:
+    """``act(F.conv2d(x, weight, bias) + residual)`` (``residual``: the convolution's output
+    shape), fused where oneDNN can (see module doc; after a sum, its kernel takes only ReLU)."""
+    if type(act) is not nn.ReLU or not _can_fuse(conv, act, x, weight, bias, residual):
+        return act(F.conv2d(x, weight, bias, conv.stride, conv.padding, conv.dilation,
+                            conv.groups) + residual)
+    return _FUSED_CONV_ADD(x, residual, weight, bias, *_conv_args(conv), 'add', None,
+                           *_activation_args(act))
+
+
+def _activation_args(act: nn.Module) -> tuple:
+    attr, algorithm = onednn_activation(act)
+    return attr, [None], algorithm

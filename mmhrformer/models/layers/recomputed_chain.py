@@ -26,6 +26,7 @@ Op = Union[nn.Module, Callable[[torch.Tensor], torch.Tensor]]
 #: (HRFormer-B, batch 8 at 256x192: training peak RSS about 1 GB lower, measured). Below this
 #: size the holes matter little, and the extra ops of the parts cost more time than they save
 #: memory (HRFormer-S's training step was about 10% slower with every such tensor cut, measured).
+#: The FFN's inference makes its hidden map in parts from the same size (see DepthwiseConvFFN).
 SPLIT_BYTES = 8 * 2**20
 
 

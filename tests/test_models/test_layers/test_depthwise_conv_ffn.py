@@ -127,6 +127,18 @@ def test_training_makes_no_map_wider_than_the_input_when_the_hidden_map_is_large
         4 * small.numel()
 
 
+def test_inference_makes_a_large_hidden_map_a_few_samples_at_a_time():
+    """HRFormer-S's first stream at batch 8, 256x192: the 12 MB hidden map is made for 5 samples
+    at a time (under SPLIT_BYTES, 8 MiB), and the outputs are those of the whole batch."""
+    ffn, norm = make_ffn(channels=32, hidden=128).eval(), make_layer_norm(32)
+    x = torch.randn(8, 32, 64, 48)
+    with torch.no_grad(), LargestTensor() as largest:
+        actual = ffn(x, norm)
+    assert largest.numel == 5 * 4 * x[0].numel()
+    with torch.no_grad():
+        torch.testing.assert_close(actual, one_by_one(ffn, x, norm), rtol=1e-5, atol=1e-5)
+
+
 def test_other_replayable_norms_take_the_chain_of_modules():
     """Norms that are not plain BatchNorms but keep no state (instance norm) are not cut into
     channel groups: the chain replays the modules, with the module sequence's results."""

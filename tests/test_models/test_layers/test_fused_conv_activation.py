@@ -1,26 +1,29 @@
-"""oneDNN's convolution with a fused activation against the two PyTorch ops, and when it is used."""
+"""oneDNN's convolution with a fused activation (and residual sum) against the plain PyTorch ops,
+and when it is used."""
 import pytest
 import torch
 import torch.nn as nn
 
 from mmhrformer.models.layers import fused_conv_activation
-from mmhrformer.models.layers.fused_conv_activation import conv2d_activation
+from mmhrformer.models.layers.fused_conv_activation import (conv2d_activation,
+                                                             conv2d_add_activation)
 
 ACTIVATIONS = [nn.ReLU(), nn.GELU(), nn.GELU(approximate='tanh')]
 
 
 @pytest.fixture
 def fused_calls(monkeypatch):
-    """Counts the calls of the fused kernel."""
+    """Records the calls of the fused kernels: the post-ops of each."""
     calls = []
-    kernel = fused_conv_activation._FUSED_CONV
-    assert kernel is not None, 'this PyTorch build has no oneDNN fused convolution'
+    for name, post_ops in (('_FUSED_CONV', slice(7, 8)), ('_FUSED_CONV_ADD', slice(8, 11, 2))):
+        kernel = getattr(fused_conv_activation, name)
+        assert kernel is not None, 'this PyTorch build has no oneDNN fused convolution'
 
-    def counting(*args):
-        calls.append(args[7])
-        return kernel(*args)
+        def counting(*args, kernel=kernel, post_ops=post_ops):
+            calls.append(args[post_ops])
+            return kernel(*args)
 
-    monkeypatch.setattr(fused_conv_activation, '_FUSED_CONV', counting)
+        monkeypatch.setattr(fused_conv_activation, name, counting)
     return calls
 
 
@@ -40,6 +43,21 @@ def test_fused_kernel_equals_convolution_then_activation(fused_calls, act, group
     torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize('act', ACTIVATIONS, ids=lambda a: repr(a))
+@pytest.mark.parametrize('layout', [torch.contiguous_format, torch.channels_last])
+def test_fused_sum_equals_convolution_plus_residual_then_activation(fused_calls, act, layout):
+    torch.manual_seed(0)
+    conv = nn.Conv2d(8, 16, 1)
+    x = torch.randn(2, 8, 9, 7).contiguous(memory_format=layout)
+    residual = torch.randn(2, 16, 9, 7).contiguous(memory_format=layout)
+    with torch.no_grad():
+        actual = conv2d_add_activation(x, residual, conv.weight, conv.bias, conv, act)
+        expected = act(conv(x) + residual)
+    # oneDNN's kernel takes only ReLU after a sum: GELU runs the plain ops.
+    assert fused_calls == ([('add', 'relu')] if isinstance(act, nn.ReLU) else [])
+    torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-6)
+
+
 def test_gradients_autocast_and_other_activations_run_the_plain_ops(fused_calls):
     conv = nn.Conv2d(4, 4, 1)
     x = torch.randn(1, 4, 5, 5)
@@ -51,4 +69,7 @@ def test_gradients_autocast_and_other_activations_run_the_plain_ops(fused_calls)
     with torch.no_grad():
         torch.testing.assert_close(conv2d_activation(x, conv.weight, conv.bias, conv, nn.SiLU()),
                                    nn.SiLU()(conv(x)))
+        torch.testing.assert_close(
+            conv2d_add_activation(x, x.double(), conv.weight, conv.bias, conv, nn.ReLU()),
+            nn.ReLU()(conv(x) + x.double()))  # a residual of another dtype
     assert fused_calls == []
