@@ -14,8 +14,8 @@ from typing import List, Optional, Sequence
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
+from .fused_conv_activation import conv2d_like
 from .recomputed_chain import (SPLIT_BYTES, ChainEnd, ConvEnd, autocast_state, batch_norm,
                                can_recompute)
 
@@ -33,11 +33,6 @@ def _running_average_factor(norm: nn.BatchNorm2d) -> float:
         if norm.momentum is None:
             return 1. / float(norm.num_batches_tracked)
     return norm.momentum
-
-
-def _conv(conv: nn.Conv2d, x: torch.Tensor, weight: torch.Tensor,
-          bias: Optional[torch.Tensor], groups: int = 1) -> torch.Tensor:
-    return F.conv2d(x, weight, bias, conv.stride, conv.padding, conv.dilation, groups)
 
 
 class ChannelGroupedHiddenEnd(ChainEnd):
@@ -79,10 +74,10 @@ class ChannelGroupedHiddenEnd(ChainEnd):
         tensors cut to the group."""
         ffn = self.ffn
         fc1_weight, fc1_bias, norm1_weight, norm1_bias, dw_weight, dw_bias, *norm2 = tensors
-        x = _conv(ffn.fc1, x, fc1_weight, fc1_bias)
+        x = conv2d_like(ffn.fc1, x, fc1_weight, fc1_bias)
         x = ffn.act1(batch_norm(ffn.norm1, x, norm1_weight, norm1_bias, group,
                                 update_factors[0]))
-        x = _conv(ffn.dwconv, x, dw_weight, dw_bias, groups=x.shape[1])
+        x = conv2d_like(ffn.dwconv, x, dw_weight, dw_bias, groups=x.shape[1])
         return ffn.act2(batch_norm(ffn.norm2, x, *norm2, group, update_factors[1]))
 
     @staticmethod

@@ -45,6 +45,14 @@ def _can_fuse(conv: nn.Conv2d, act: nn.Module, *tensors: Optional[torch.Tensor])
             and not needs_grad and not torch.is_autocast_enabled('cpu'))
 
 
+def conv2d_like(conv: nn.Conv2d, x: torch.Tensor, weight: torch.Tensor,
+                bias: Optional[torch.Tensor], groups: Optional[int] = None) -> torch.Tensor:
+    """``F.conv2d`` of ``x`` with the given parameters and ``conv``'s stride, padding and
+    dilation (and its groups unless ``groups`` is given)."""
+    return F.conv2d(x, weight, bias, conv.stride, conv.padding, conv.dilation,
+                    conv.groups if groups is None else groups)
+
+
 def _conv_args(conv: nn.Conv2d) -> tuple:
     return list(conv.padding), list(conv.stride), list(conv.dilation), conv.groups
 
@@ -54,8 +62,7 @@ def conv2d_activation(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torc
     """``act(F.conv2d(x, weight, bias))`` with ``conv``'s stride, padding, dilation and groups:
     ``B x C_in x H x W`` -> ``B x C_out x H' x W'``, fused where oneDNN can (see module doc)."""
     if not _can_fuse(conv, act, x, weight, bias):
-        return act(F.conv2d(x, weight, bias, conv.stride, conv.padding, conv.dilation,
-                            conv.groups))
+        return act(conv2d_like(conv, x, weight, bias))
     return _FUSED_CONV(x, weight, bias, *_conv_args(conv), *_activation_args(act))
 
 
@@ -65,8 +72,7 @@ def conv2d_add_activation(x: torch.Tensor, residual: torch.Tensor, weight: torch
     """``act(F.conv2d(x, weight, bias) + residual)`` (``residual``: the convolution's output
     shape), fused where oneDNN can (see module doc; after a sum, its kernel takes only ReLU)."""
     if type(act) is not nn.ReLU or not _can_fuse(conv, act, x, weight, bias, residual):
-        return act(F.conv2d(x, weight, bias, conv.stride, conv.padding, conv.dilation,
-                            conv.groups) + residual)
+        return act(conv2d_like(conv, x, weight, bias) + residual)
     return _FUSED_CONV_ADD(x, residual, weight, bias, *_conv_args(conv), 'add', None,
                            *_activation_args(act))
 

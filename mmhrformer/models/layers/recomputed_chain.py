@@ -16,6 +16,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .fused_conv_activation import conv2d_like
+
 #: A step of a chain: a module, or a function without parameters (a reshape, a permutation).
 Op = Union[nn.Module, Callable[[torch.Tensor], torch.Tensor]]
 
@@ -62,8 +64,7 @@ class ConvEnd(ChainEnd):
         return [self.conv.weight, self.conv.bias]
 
     def forward(self, x, weight, bias):
-        conv = self.conv
-        return F.conv2d(x, weight, bias, conv.stride, conv.padding, conv.dilation, conv.groups)
+        return conv2d_like(self.conv, x, weight, bias)
 
     def backward(self, grad_y, x, tensors, needs_grad):
         conv, (weight, bias) = self.conv, tensors
