@@ -14,18 +14,11 @@ from pathlib import Path
 
 import torch
 
-from mmhrformer.analysis.benchmark import Runner, measure_peak_memory, measure_timings
+from mmhrformer.analysis.benchmark import (Runner, measure_peak_memory, measure_timings,
+                                           parse_size)
 from mmhrformer.analysis.benchmark_models import MODELS
 from mmhrformer.analysis.benchmark_report import growth_table, plot, summary_table
 from mmhrformer.analysis.complexity import __doc__ as COUNTER_NOTE
-
-
-def parse_size(text: str):
-    try:
-        height, width = (int(v) for v in text.lower().split('x'))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'size {text!r} is not HEIGHTxWIDTH, e.g. 256x192')
-    return height, width
 
 
 def parse_args():

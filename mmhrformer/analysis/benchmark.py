@@ -19,6 +19,7 @@ process holds depends on the order of allocations and frees as much as on the li
 second figure is the peak of live memory. It is not a setting to train with: mapping and zeroing
 pages at every allocation made training steps about twice as slow (measured).
 """
+import argparse
 import json
 import multiprocessing
 import os
@@ -40,6 +41,15 @@ Size = Tuple[int, int]
 #: Environment of the "unpooled" CPU memory runs: glibc maps every allocation above 64 KB on its
 #: own (a fixed threshold also turns off glibc's raising of it as large blocks are freed).
 UNPOOLED_ENV = {'MALLOC_MMAP_THRESHOLD_': '65536'}
+
+
+def parse_size(text: str) -> Size:
+    """``'256x192'`` -> ``(256, 192)``: an input size given on the command line."""
+    try:
+        height, width = (int(v) for v in text.lower().split('x'))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'size {text!r} is not HEIGHTxWIDTH, e.g. 256x192')
+    return height, width
 
 
 def _loss(outputs) -> torch.Tensor:
