@@ -4,8 +4,9 @@ Each stream of a variant gets a block of its width, heads and MLP ratio (window 
 BatchNorm, random weights), on the map that stream has for the given input size (1/4 to 1/32 of
 it), in training mode. A step is the forward pass, then the backward pass of the output's sum;
 ours and the port's block take turns at every repetition (:func:`.benchmark.median_times`), and
-each figure is a median. The backbone's training step is, besides the stem, stage 1 and fusion,
-these blocks times the number of blocks per stream (see ``HRFormer.arch_zoo``).
+each figure is a median. The backbone's training step is, besides the stem, stage 1, the
+transitions and the fusions, these blocks times the number of blocks per stream (see
+``HRFormer.arch_zoo``).
 """
 import statistics
 import time
@@ -77,7 +78,7 @@ def block_step_times(variant: str = 'small', size: Size = (256, 192), batch: int
     for stream, stride in enumerate(STREAM_STRIDES):
         blocks = {name: block.to(runner.device) for name, block in
                   build_blocks(variant, stream).items()}
-        channels = next(iter(blocks.values())).norm1.normalized_shape[0]
+        channels = HRFormer.arch_zoo[variant]['channels'][stream]
         map_size = (-(-size[0] // stride), -(-size[1] // stride))
         x = torch.randn(batch, channels, *map_size, device=runner.device).contiguous(
             memory_format=torch.channels_last)

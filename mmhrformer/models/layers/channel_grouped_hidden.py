@@ -49,7 +49,7 @@ class ChannelGroupedHiddenEnd(ChainEnd):
         self.ffn = ffn
         self.fc2 = ConvEnd(ffn.fc2)
         hidden, width = ffn.fc1.out_channels, ffn.fc2.out_channels
-        if x.numel() // width * hidden * x.element_size() < SPLIT_BYTES:
+        if ffn.hidden_map_bytes(x) < SPLIT_BYTES:
             width = hidden
         self.groups = [slice(start, min(start + width, hidden))
                        for start in range(0, hidden, width)]
