@@ -14,10 +14,11 @@ from pathlib import Path
 
 import torch
 
-from mmhrformer.analysis.benchmark import (Runner, measure_peak_memory, measure_timings,
-                                           parse_size)
+from mmhrformer.analysis.benchmark import (KEPT_HEAP_NOTE, Runner, measure_peak_memory,
+                                           measure_timings, parse_size)
 from mmhrformer.analysis.benchmark_models import MODELS
-from mmhrformer.analysis.benchmark_report import growth_table, plot, summary_table
+from mmhrformer.analysis.benchmark_report import (growth_table, kept_heap_table, plot,
+                                                  summary_table)
 from mmhrformer.analysis.complexity import __doc__ as COUNTER_NOTE
 
 
@@ -66,6 +67,8 @@ def main():
              + ('process peak RSS' if args.device == 'cpu' else 'max allocated')
              + ', one fresh process per model and mode.', '',
              *summary_table(timings, memory, size, args.batch), '',
+             *(['## Training with glibc keeping its heap', '', KEPT_HEAP_NOTE, '',
+                *kept_heap_table(timings, memory, args.batch), ''] if args.device == 'cpu' else []),
              '## Cost against input size (batch 1)', '',
              *growth_table(timings, args.sizes), '',
              '## How FLOPs are counted', '', ' '.join(COUNTER_NOTE.split())]

@@ -39,6 +39,29 @@ def summary_table(timings: Dict[str, dict], memory: Dict[str, Dict[str, float]],
     return lines
 
 
+def kept_heap_table(timings: Dict[str, dict], memory: Dict[str, Dict[str, float]],
+                    batch: int) -> List[str]:
+    """The training step and its peak with glibc keeping its heap (CPU runs only; see
+    ``KEPT_HEAP_ENV`` in :mod:`.benchmark`), beside the same figures with glibc as it comes;
+    ratios as in :func:`summary_table`."""
+    lines = [f'| model | train step bs{batch} (ms) | train step vs mmpose port | '
+             'train step vs mmpose port, glibc default | peak mem train (MB) | '
+             'train mem vs HRNet |',
+             '| --- ' * 6 + '|']
+    for name, result in timings.items():
+        spec = MODELS[name]
+        port = timings.get(f'mmpose {name}') if spec.family == 'ours' else None
+        mem, hrnet_mem = memory.get(name, {}), memory.get(spec.baseline, {})
+        cells = [name, f"{result['train_step_kept_heap'] * 1e3:.0f}",
+                 *(_ratio(port[key], result[key]) if port else '-'
+                   for key in ('train_step_kept_heap', 'train_step')),
+                 f"{mem['train_kept_heap']:.0f}" if 'train_kept_heap' in mem else '-',
+                 _ratio(mem['train_kept_heap'], hrnet_mem['train_kept_heap'])
+                 if 'train_kept_heap' in mem and 'train_kept_heap' in hrnet_mem else '-']
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return lines
+
+
 def growth_table(timings: Dict[str, dict], sizes: Sequence[Size]) -> List[str]:
     """Batch-1 latency and FLOPs per input size, and how each grew from the first size, beside
     how the number of pixels grew."""
