@@ -1,9 +1,10 @@
 """Conversion of HRFormer checkpoints from mmpose's port and the official code to our layout.
 
-Both sources share HRNet's key layout (``conv1``, ``layer1``, ``transitionN``, ``stageS.M.branches``,
-``stageS.M.fuse_layers``); they differ in the attention and FFN names: mmpose has ``attn.attn.qkv``
-and ``ffn.*``, the official forks (cls, pose, seg) ``attn.attn.{q,k,v,out}_proj`` and ``mlp.*``.
-Every key of the source must be mapped: one that is not is an error that lists it.
+Both sources share HRNet's key layout (``conv1``, ``layer1``, ``transitionN``,
+``stageS.M.branches``, ``stageS.M.fuse_layers``); they differ in the attention and FFN names: mmpose
+has ``attn.attn.qkv`` and ``ffn.*``, the official forks (cls, pose, seg)
+``attn.attn.{q,k,v,out}_proj`` and ``mlp.*``. Every key of the source must be mapped: one that is
+not is an error that lists it.
 
 What the official forks compute differently is not a matter of keys, so the model must be built
 to match (see :data:`OFFICIAL_SETTINGS`).
@@ -130,11 +131,13 @@ def convert_official(state: StateDict) -> StateDict:
 
 
 #: The official heads, mapped onto the modules of our configs: the classifier's onto
-#: ``HRFormerClsNeck`` + mmpretrain's ``LinearClsHead``, the pose fork's onto mmpose's ``HeatmapHead``.
+#: ``HRFormerClsNeck`` + mmpretrain's ``LinearClsHead``, the pose fork's onto mmpose's
+#: ``HeatmapHead``.
 _OFFICIAL_HEAD_RULES: List[Tuple[str, str]] = [
     (r'^incre_modules\.(\d)\.0\.(conv[123])\.(.*)$', r'neck.increase_layers.\1.\2.conv.\3'),
     (r'^incre_modules\.(\d)\.0\.bn([123])\.(.*)$', r'neck.increase_layers.\1.conv\2.bn.\3'),
-    (r'^incre_modules\.(\d)\.0\.downsample\.0\.(.*)$', r'neck.increase_layers.\1.downsample.conv.\2'),
+    (r'^incre_modules\.(\d)\.0\.downsample\.0\.(.*)$',
+     r'neck.increase_layers.\1.downsample.conv.\2'),
     (r'^incre_modules\.(\d)\.0\.downsample\.1\.(.*)$', r'neck.increase_layers.\1.downsample.bn.\2'),
     (r'^downsamp_modules\.(.*)$', r'neck.downsample_layers.\1'),
     (r'^final_layer\.(.*)$', r'neck.final_layer.\1'),

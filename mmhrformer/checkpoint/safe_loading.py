@@ -1,4 +1,5 @@
-"""Loading checkpoint files with torch's ``weights_only`` protection on, and errors that name the file.
+"""Loading checkpoint files with torch's ``weights_only`` protection on, and errors that name the
+file.
 
 Every way a user loads weights into an OpenMMLab model goes through mmengine's ``CheckpointLoader``:
 ``load_from``, ``resume``, ``init_cfg=dict(type='Pretrained', checkpoint=...)``, the toolboxes'

@@ -5,9 +5,10 @@ image; every image has a background class and a few shapes of other classes at r
 
 Layouts (``num_images`` keys are the splits):
 
-- ``'pascal_context_59'``: ``JPEGImages/*.jpg``, ``SegmentationClassContext/*.png`` (0 = background,
-  ignored by ``reduce_zero_label``; 1..59 the classes), ``ImageSets/SegmentationContext/{split}.txt``;
-  read by ``PascalContextDataset59`` with ``data_root=root`` (``data/VOCdevkit/VOC2010``).
+- ``'pascal_context_59'``: ``JPEGImages/*.jpg``, ``SegmentationClassContext/*.png``
+  (0 = background, ignored by ``reduce_zero_label``; 1..59 the classes),
+  ``ImageSets/SegmentationContext/{split}.txt``; read by ``PascalContextDataset59`` with
+  ``data_root=root`` (``data/VOCdevkit/VOC2010``).
 - ``'ade20k'``: ``images/{split}/*.jpg`` and ``annotations/{split}/*.png`` (0 ignored, 1..150),
   ``split`` in ``training``, ``validation``; read by ``ADE20KDataset``.
 - ``'cityscapes'``: ``leftImg8bit/{split}/city/*_leftImg8bit.png`` and

@@ -81,7 +81,8 @@ class LocalWindowAttention(BaseModule):
             trunc_normal_(self.relative_position_bias_table, std=.02)
 
     def position_bias(self) -> torch.Tensor:
-        """Returns the bias added to the attention logits, ``num_heads x L x L`` (``L = Wh * Ww``)."""
+        """Returns the bias added to the attention logits, ``num_heads x L x L``,
+        ``L = Wh * Ww``."""
         length = self.window_size[0] * self.window_size[1]
         bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
         return bias.view(length, length, self.num_heads).permute(2, 0, 1)

@@ -35,7 +35,8 @@ class MultiResolutionFusion(BaseModule):
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         if upsample_mode not in ('bilinear', 'nearest'):
-            raise ValueError(f"upsample_mode must be 'bilinear' or 'nearest', got {upsample_mode!r}")
+            raise ValueError(
+                f"upsample_mode must be 'bilinear' or 'nearest', got {upsample_mode!r}")
         self.upsample_mode = upsample_mode
         if out_streams is None:
             out_streams = range(len(channels))

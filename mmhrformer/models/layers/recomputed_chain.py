@@ -1,13 +1,13 @@
 """A chain of cheap ops ending in an expensive one, keeping only the chain's input for backward.
 
 In training, autograd keeps the input of every op for the backward pass: in the HRFormer FFN that is
-six maps of ``4 * C`` channels per block (BatchNorm input, GELU input, depth-wise conv input, twice),
-and in the attention the normalised tokens, cut into padded windows. :class:`RecomputedChain` keeps
-just the chain's input and replays the ``cheap`` ops in the backward pass (the FFN passes its first
-1x1 convolution too: one convolution recomputed, a trade of compute for ``4 * C`` channels per
-pixel). The ``last`` op (a :class:`ChainEnd`) computes its own gradients from the replayed input, so
-it is not run again. The results are those of running the ops one after the other: the same kernels
-run on the same inputs.
+six maps of ``4 * C`` channels per block (BatchNorm input, GELU input, depth-wise conv input,
+twice), and in the attention the normalised tokens, cut into padded windows.
+:class:`RecomputedChain` keeps just the chain's input and replays the ``cheap`` ops in the backward
+pass (the FFN passes its first 1x1 convolution too: one convolution recomputed, a trade of compute
+for ``4 * C`` channels per pixel). The ``last`` op (a :class:`ChainEnd`) computes its own gradients
+from the replayed input, so it is not run again. The results are those of running the ops one after
+the other: the same kernels run on the same inputs.
 """
 from abc import ABC, abstractmethod
 from typing import Callable, List, Optional, Sequence, Union
@@ -140,7 +140,7 @@ class RecomputedChain(torch.autograd.Function):
     def backward(ctx, grad_y):
         x, *tensors = ctx.saved_tensors
         cheap_params = parameters_of(ctx.cheap)
-        # The replay runs under the forward pass's autocast state, so it computes in the same dtypes.
+        # The replay runs under the forward pass's autocast state: it computes in the same dtypes.
         with torch.enable_grad(), torch.autocast(**ctx.autocast):
             inputs = x.detach().requires_grad_()
             hidden = inputs

@@ -78,7 +78,10 @@ class HRFormerClsNeck(BaseModule):
             nn.Conv2d(widths[-1], out_channels, 1), build_bn(norm_cfg, out_channels), nn.ReLU())
 
     def forward(self, inputs: Sequence[torch.Tensor]) -> Tuple[torch.Tensor]:
-        """Args: inputs: the four ``B x C_i x H_i x W_i`` maps. Returns: ``(B x out_channels, )``."""
+        """Args: inputs: the four ``B x C_i x H_i x W_i`` maps.
+
+        Returns: ``(B x out_channels, )``.
+        """
         if len(inputs) != len(self.increase_layers):
             raise ValueError(f'HRFormerClsNeck takes {len(self.increase_layers)} maps, got '
                              f"{len(inputs)}: build the backbone with out_indices=(0, 1, 2, 3)")
