@@ -5,8 +5,8 @@ They keep the modules, the names and so the checkpoint keys of the classes they 
 BatchNorms use the running statistics, ``BN(conv(x))`` runs as one convolution with folded
 parameters (:mod:`.batch_norm_folding`), and on the CPU the ReLU, after the residual sum in the
 bottleneck, is applied by the convolution's kernel (:mod:`.fused_conv_activation`). HRFormer's
-stem, stage 1 and transitions run so: HRFormer-S infers about 5% faster (measured, batch 8 at
-256x192), with outputs equal to rounding. In training they are the classes they extend.
+stem, stage 1, transitions and fusions run so: HRFormer-S infers about 5% faster for the first
+three (measured, batch 8 at 256x192), with outputs equal to rounding. In training they are the classes they extend.
 """
 import torch
 import torch.nn as nn

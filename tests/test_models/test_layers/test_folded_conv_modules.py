@@ -1,14 +1,15 @@
-"""The folded convolution units against the mmcv and torchvision classes they extend."""
+"""The folded convolution units against the mmcv and torchvision classes they extend (or, in
+the fusion's steps down, replace)."""
 import copy
 
 import pytest
 import torch
 import torch.nn as nn
-from mmcv.cnn import ConvModule
+from mmcv.cnn import ConvModule, DepthwiseSeparableConvModule
 from torch.utils._python_dispatch import TorchDispatchMode
 from torchvision.models.resnet import Bottleneck
 
-from mmhrformer.models.layers import FoldedBottleneck, FoldedConvModule
+from mmhrformer.models.layers import FoldedBottleneck, FoldedConvModule, MultiResolutionFusion
 
 
 def randomise_norms(module):
@@ -107,3 +108,28 @@ def test_other_shortcuts_and_norms_run_as_the_class_it_extends():
     with BatchNormCalls() as counted:
         no_stats(x)
     assert counted.calls > 0
+
+
+@pytest.mark.parametrize('mode', ['train', 'eval'])
+def test_fusion_steps_down_equal_mmcvs_depthwise_separable_module(mode):
+    """The fusion's stride-2 steps (stream 0 -> 2: with ReLU, then without) load the weights of
+    mmcv's DepthwiseSeparableConvModule and compute what it does; at inference without norms."""
+    torch.manual_seed(0)
+    path = randomise_norms(MultiResolutionFusion((4, 6, 8)).paths['2'][0]).double()
+    for step, act_cfg in zip(path, (dict(type='ReLU'), None)):
+        channels = step.depthwise_conv.conv.in_channels, step.pointwise_conv.conv.out_channels
+        reference = DepthwiseSeparableConvModule(
+            *channels, 3, stride=2, padding=1, norm_cfg=dict(type='BN'), dw_act_cfg=None,
+            pw_act_cfg=act_cfg).double()
+        reference.load_state_dict(step.state_dict())
+        step.train(mode == 'train'), reference.train(mode == 'train')
+        x = torch.randn(2, channels[0], 9, 7, dtype=torch.double, requires_grad=True)
+        with BatchNormCalls() as counted:
+            actual = step(x)
+        assert (counted.calls == 0) == (mode == 'eval')
+        expected = reference(x)
+        torch.testing.assert_close(actual, expected)
+        got = torch.autograd.grad(actual.sum(), [x, *step.parameters()])
+        want = torch.autograd.grad(expected.sum(), [x, *reference.parameters()])
+        for g, w in zip(got, want):
+            torch.testing.assert_close(g, w)
