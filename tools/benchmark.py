@@ -67,7 +67,7 @@ def main():
              + ('process peak RSS' if args.device == 'cpu' else 'max allocated')
              + ', one fresh process per model and mode.', '',
              *summary_table(timings, memory, size, args.batch), '',
-             *(['## Training with glibc keeping its heap', '', KEPT_HEAP_NOTE, '',
+             *(['## With glibc keeping its heap', '', KEPT_HEAP_NOTE, '',
                 *kept_heap_table(timings, memory, args.batch), ''] if args.device == 'cpu' else []),
              '## Cost against input size (batch 1)', '',
              *growth_table(timings, args.sizes), '',

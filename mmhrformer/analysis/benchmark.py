@@ -20,7 +20,8 @@ second figure is the peak of live memory. It is not a setting to train with: map
 pages at every allocation made training steps about twice as slow (measured).
 
 On the CPU the training step is also timed, and its peak measured, with glibc keeping its heap
-(:data:`KEPT_HEAP_ENV`). By default glibc hands the free memory at the top of its heap back to the
+(:data:`KEPT_HEAP_ENV`), and so is inference at the larger batch (all models in one fresh
+process). By default glibc hands the free memory at the top of its heap back to the
 system once it exceeds twice the largest block it has mapped (up to 64 MB), and the next step gets
 it back page by page, each page a fault that the kernel zeroes. A model that keeps little for
 backward leaves its heap's top free after every step and pays this at every step (batch 8,
@@ -60,8 +61,8 @@ KEPT_HEAP_ENV = {'MALLOC_TRIM_THRESHOLD_': str(2**40), 'MALLOC_MMAP_THRESHOLD_':
 #: What the report says of the kept-heap figures.
 KEPT_HEAP_NOTE = (
     'The training step and its peak RSS again, each model in a fresh process whose glibc keeps '
-    'its heap (' + ', '.join(f'{key}={value}' for key, value in KEPT_HEAP_ENV.items()) + '). '
-    'As glibc comes, a model that keeps little for backward hands the top of its heap back to '
+    'its heap (' + ', '.join(f'{key}={value}' for key, value in KEPT_HEAP_ENV.items()) + '), '
+    'and inference at the larger batch, all models in one such process. As glibc comes, a model that keeps little for backward hands the top of its heap back to '
     'the system after every step and takes it back in the next, a page fault per 4 KB page; an '
     'allocator that keeps its memory (this setting, jemalloc, tcmalloc) spares every model that.')
 
@@ -155,8 +156,8 @@ def measure_timings(names: Sequence[str], sizes: Sequence[Size], batch: int, run
     size: seconds per batch of ``batch`` in inference and per training step.
 
     Returns ``{name: {'params', 'flops': [...], 'latency': [...], 'batch_time', 'train_step'}}``,
-    lists in the order of ``sizes``; on the CPU also ``'train_step_kept_heap'``, the training
-    step under :data:`KEPT_HEAP_ENV`.
+    lists in the order of ``sizes``; on the CPU also ``'batch_time_kept_heap'`` and
+    ``'train_step_kept_heap'``, inference and the training step under :data:`KEPT_HEAP_ENV`.
     """
     models = {name: build_backbone(name).to(runner.device) for name in names}
     results = {name: dict(params=sum(p.numel() for p in model.parameters()), flops=[],
@@ -177,6 +178,9 @@ def measure_timings(names: Sequence[str], sizes: Sequence[Size], batch: int, run
     settings = {'train_step': None}
     if runner.device == 'cpu':
         settings['train_step_kept_heap'] = KEPT_HEAP_ENV
+        for name, seconds in median_batch_times_elsewhere(names, sizes[0], batch, runner, warmup,
+                                                          repeats, KEPT_HEAP_ENV).items():
+            results[name]['batch_time_kept_heap'] = seconds
     for key, env in settings.items():
         for group in _baseline_groups(names):
             for name, seconds in median_train_step_times(group, sizes[0], batch, runner, warmup,
@@ -202,6 +206,38 @@ def _train_step_worker(connection, name: str, size: Size, batch: int, device: st
     step = runner.train(build_backbone(name).to(device), runner.images(batch, size))
     while connection.recv():
         connection.send(runner.time(step))
+
+
+def _batch_time_worker(connection, names: Sequence[str], size: Size, batch: int, device: str,
+                       dtype: str, warmup: int, repeats: int) -> None:
+    """Builds the models ``names`` and sends the median seconds of their inference at batch
+    ``batch`` (:func:`median_times`)."""
+    import mmpose.models  # noqa: F401  (the same libraries as the other processes)
+    runner = Runner(device, dtype)
+    x = runner.images(batch, size)
+    steps = {name: runner.infer(build_backbone(name).to(device), x) for name in names}
+    connection.send(median_times(runner, steps, warmup, repeats))
+
+
+def median_batch_times_elsewhere(names: Sequence[str], size: Size, batch: int, runner: Runner,
+                                 warmup: int, repeats: int,
+                                 env: Optional[Dict[str, str]] = None) -> Dict[str, float]:
+    """:func:`median_times` of inference at batch ``batch``, every model in one fresh process
+    (``spawn``, ``env`` added to its environment), the models taking turns."""
+    context = multiprocessing.get_context('spawn')
+    connection, child = context.Pipe()
+    process = context.Process(target=_batch_time_worker, daemon=True, args=(
+        child, list(names), size, batch, runner.device, runner.dtype, warmup, repeats))
+    with _environment(env):
+        process.start()
+    try:
+        return connection.recv()
+    except EOFError:
+        process.join()
+        raise RuntimeError(f'the process timing inference died (exit code {process.exitcode}); '
+                           'its error is above')
+    finally:
+        process.join()
 
 
 @contextmanager

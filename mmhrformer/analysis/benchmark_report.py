@@ -41,18 +41,22 @@ def summary_table(timings: Dict[str, dict], memory: Dict[str, Dict[str, float]],
 
 def kept_heap_table(timings: Dict[str, dict], memory: Dict[str, Dict[str, float]],
                     batch: int) -> List[str]:
-    """The training step and its peak with glibc keeping its heap (CPU runs only; see
-    ``KEPT_HEAP_ENV`` in :mod:`.benchmark`), beside the same figures with glibc as it comes;
+    """Inference, the training step and its peak with glibc keeping its heap (CPU runs only;
+    see ``KEPT_HEAP_ENV`` in :mod:`.benchmark`), beside the ratios with glibc as it comes;
     ratios as in :func:`summary_table`."""
-    lines = [f'| model | train step bs{batch} (ms) | train step vs mmpose port | '
-             'train step vs mmpose port, glibc default | peak mem train (MB) | '
-             'train mem vs HRNet |',
-             '| --- ' * 6 + '|']
+    lines = [f'| model | throughput bs{batch} (img/s) | bs{batch} speed vs mmpose port | '
+             f'bs{batch} speed vs mmpose port, glibc default | train step bs{batch} (ms) | '
+             'train step vs mmpose port | train step vs mmpose port, glibc default | '
+             'peak mem train (MB) | train mem vs HRNet |',
+             '| --- ' * 9 + '|']
     for name, result in timings.items():
         spec = MODELS[name]
         port = timings.get(f'mmpose {name}') if spec.family == 'ours' else None
         mem, hrnet_mem = memory.get(name, {}), memory.get(spec.baseline, {})
-        cells = [name, f"{result['train_step_kept_heap'] * 1e3:.0f}",
+        cells = [name, f"{batch / result['batch_time_kept_heap']:.1f}",
+                 *(_ratio(port[key], result[key]) if port else '-'
+                   for key in ('batch_time_kept_heap', 'batch_time')),
+                 f"{result['train_step_kept_heap'] * 1e3:.0f}",
                  *(_ratio(port[key], result[key]) if port else '-'
                    for key in ('train_step_kept_heap', 'train_step')),
                  f"{mem['train_kept_heap']:.0f}" if 'train_kept_heap' in mem else '-',
