@@ -20,15 +20,14 @@ second figure is the peak of live memory. It is not a setting to train with: map
 pages at every allocation made training steps about twice as slow (measured).
 
 On the CPU the training step is also timed, and its peak measured, with glibc keeping its heap
-(:data:`KEPT_HEAP_ENV`), and so is inference at the larger batch (all models in one fresh
-process). By default glibc hands the free memory at the top of its heap back to the
-system once it exceeds twice the largest block it has mapped (up to 64 MB), and the next step gets
-it back page by page, each page a fault that the kernel zeroes. A model that keeps little for
-backward leaves its heap's top free after every step and pays this at every step (batch 8,
-256x192, measured: HRFormer-S 21,000-126,000 page faults per step, HRNet-W32 77,000-121,000,
-mmpose's HRFormer-S, whose 4 GB heap stays in use, none). The second setting is what an allocator
-that keeps its memory (jemalloc and tcmalloc, which PyTorch's CPU tuning guide recommends) gives
-every model alike.
+(:data:`KEPT_HEAP_ENV`), and so is inference at the larger batch (all models in one fresh process).
+By default glibc hands the free memory at the top of its heap back to the system once it exceeds
+twice the largest block it has mapped (up to 64 MB), and the next step gets it back page by page,
+each page a fault that the kernel zeroes. A model that keeps little for backward leaves its heap's
+top free after every step and pays this at every step (batch 8, 256x192, measured: HRFormer-S
+21,000-126,000 page faults per step, HRNet-W32 77,000-121,000, mmpose's HRFormer-S, whose 4 GB heap
+stays in use, none). The second setting is what an allocator that keeps its memory (jemalloc and
+tcmalloc, which PyTorch's CPU tuning guide recommends) gives every model alike.
 """
 import argparse
 import json
@@ -62,9 +61,10 @@ KEPT_HEAP_ENV = {'MALLOC_TRIM_THRESHOLD_': str(2**40), 'MALLOC_MMAP_THRESHOLD_':
 KEPT_HEAP_NOTE = (
     'The training step and its peak RSS again, each model in a fresh process whose glibc keeps '
     'its heap (' + ', '.join(f'{key}={value}' for key, value in KEPT_HEAP_ENV.items()) + '), '
-    'and inference at the larger batch, all models in one such process. As glibc comes, a model that keeps little for backward hands the top of its heap back to '
-    'the system after every step and takes it back in the next, a page fault per 4 KB page; an '
-    'allocator that keeps its memory (this setting, jemalloc, tcmalloc) spares every model that.')
+    'and inference at the larger batch, all models in one such process. As glibc comes, a model '
+    'that keeps little for backward hands the top of its heap back to the system after every '
+    'step and takes it back in the next, a page fault per 4 KB page; an allocator that keeps its '
+    'memory (this setting, jemalloc, tcmalloc) spares every model that.')
 
 
 def parse_size(text: str) -> Size:
@@ -177,10 +177,10 @@ def measure_timings(names: Sequence[str], sizes: Sequence[Size], batch: int, run
     del models, steps
     settings = {'train_step': None}
     if runner.device == 'cpu':
-        settings['train_step_kept_heap'] = KEPT_HEAP_ENV
         for name, seconds in median_batch_times_elsewhere(names, sizes[0], batch, runner, warmup,
                                                           repeats, KEPT_HEAP_ENV).items():
             results[name]['batch_time_kept_heap'] = seconds
+        settings['train_step_kept_heap'] = KEPT_HEAP_ENV
     for key, env in settings.items():
         for group in _baseline_groups(names):
             for name, seconds in median_train_step_times(group, sizes[0], batch, runner, warmup,
@@ -224,20 +224,37 @@ def median_batch_times_elsewhere(names: Sequence[str], size: Size, batch: int, r
                                  env: Optional[Dict[str, str]] = None) -> Dict[str, float]:
     """:func:`median_times` of inference at batch ``batch``, every model in one fresh process
     (``spawn``, ``env`` added to its environment), the models taking turns."""
-    context = multiprocessing.get_context('spawn')
-    connection, child = context.Pipe()
-    process = context.Process(target=_batch_time_worker, daemon=True, args=(
-        child, list(names), size, batch, runner.device, runner.dtype, warmup, repeats))
-    with _environment(env):
-        process.start()
+    connection, process = _start_worker(_batch_time_worker, (
+        list(names), size, batch, runner.device, runner.dtype, warmup, repeats), env)
     try:
-        return connection.recv()
-    except EOFError:
-        process.join()
-        raise RuntimeError(f'the process timing inference died (exit code {process.exitcode}); '
-                           'its error is above')
+        return _answer(connection, process, 'inference')
     finally:
         process.join()
+
+
+def _start_worker(target: Callable, args: tuple, env: Optional[Dict[str, str]]):
+    """Starts ``target(connection, *args)`` in a fresh process (``spawn``: nothing inherited from
+    this one), ``env`` added to its environment. Returns this end of the connection and the
+    process."""
+    context = multiprocessing.get_context('spawn')
+    connection, child = context.Pipe()
+    process = context.Process(target=target, daemon=True, args=(child, *args))
+    with _environment(env):
+        process.start()
+    return connection, process
+
+
+def _answer(connection, process, what: str, request=None):
+    """Sends ``request`` (unless None) to a worker and returns its answer; if the worker died,
+    an error that says what it was timing and its exit code."""
+    try:
+        if request is not None:
+            connection.send(request)
+        return connection.recv()
+    except (EOFError, BrokenPipeError):
+        process.join()
+        raise RuntimeError(f'the process timing {what} died (exit code {process.exitcode}); '
+                           'its error is above')
 
 
 @contextmanager
@@ -262,25 +279,16 @@ def median_train_step_times(names: Sequence[str], size: Size, batch: int, runner
     """Median seconds of a training step of each model, each in a fresh process of its own
     (started with ``spawn``: nothing inherited from this one, ``env`` added to its environment),
     the models taking turns."""
-    context = multiprocessing.get_context('spawn')
     connections, processes = {}, []
     try:
         for name in names:
-            connections[name], child = context.Pipe()
-            processes.append(context.Process(target=_train_step_worker, daemon=True, args=(
-                child, name, size, batch, runner.device, runner.dtype)))
-            with _environment(env):
-                processes[-1].start()
+            connections[name], process = _start_worker(_train_step_worker, (
+                name, size, batch, runner.device, runner.dtype), env)
+            processes.append(process)
         times = {name: [] for name in names}
         for repetition in range(warmup + repeats):
             for (name, connection), process in zip(connections.items(), processes):
-                try:
-                    connection.send(True)
-                    seconds = connection.recv()
-                except (EOFError, BrokenPipeError):
-                    process.join()
-                    raise RuntimeError(f'the process timing the training step of {name} died '
-                                       f'(exit code {process.exitcode}); its error is above')
+                seconds = _answer(connection, process, f'the training step of {name}', True)
                 if repetition >= warmup:
                     times[name].append(seconds)
         return {name: statistics.median(values) for name, values in times.items()}
