@@ -8,6 +8,7 @@ from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 
 from mmhrformer.registry import MODELS
+from .inference_cache import cached_at_inference
 from .recomputed_chain import recomputed_chain
 from .window_attention_function import WindowAttentionEnd
 from .windows import merge_windows, partition_windows
@@ -82,7 +83,12 @@ class LocalWindowAttention(BaseModule):
 
     def position_bias(self) -> torch.Tensor:
         """Returns the bias added to the attention logits, ``num_heads x L x L``,
-        ``L = Wh * Ww``."""
+        ``L = Wh * Ww``; kept between calls while no gradient is recorded (see
+        :mod:`.inference_cache`)."""
+        sources = (self.relative_position_bias_table, self.relative_position_index)
+        return cached_at_inference(self, 'position_bias', sources, self._gather_position_bias)
+
+    def _gather_position_bias(self) -> torch.Tensor:
         length = self.window_size[0] * self.window_size[1]
         bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
         return bias.view(length, length, self.num_heads).permute(2, 0, 1)
