@@ -1,12 +1,14 @@
 """A convolution and the activation after it (and a residual sum before that) as one oneDNN
-primitive, for inference on the CPU.
+primitive, and a linear layer that adds its bias as it writes its output, for inference on the CPU.
 
 ``act(conv(x))`` as two PyTorch ops writes the convolution's output to memory and reads it back
 for the activation; oneDNN applies the activation (after adding a residual) while it writes the
-output ("post-ops"), the fusion PyTorch's own compiler (inductor) makes on the CPU. The fused
-kernels have no backward pass: they are used only when no gradient is needed, on float32 CPU
-tensors outside autocast, tracing and ``torch.compile``, for the activations oneDNN computes as
-PyTorch does (ReLU, erf or tanh GELU). Anything else runs the plain ops.
+output ("post-ops"), the fusion PyTorch's own compiler (inductor) makes on the CPU. Likewise
+PyTorch's CPU ``F.linear`` fills its output with the bias before adding the product to it, one more
+pass over the output, where oneDNN's product adds the bias as it writes. The fused kernels have no
+backward pass: they are used only when no gradient is needed, on float32 CPU tensors outside
+autocast, tracing and ``torch.compile``, for the activations oneDNN computes as PyTorch does
+(ReLU, erf or tanh GELU). Anything else runs the plain ops.
 """
 from typing import Optional, Tuple
 
@@ -19,6 +21,9 @@ _POINTWISE = (getattr(torch.ops.mkldnn, '_convolution_pointwise', None)
 #: oneDNN's convolution with an activation post-op, and with a sum then an activation.
 _FUSED_CONV = None if _POINTWISE is None else _POINTWISE.default
 _FUSED_CONV_ADD = None if _POINTWISE is None else _POINTWISE.binary
+#: oneDNN's matrix product with the bias added to its output as it is written.
+_FUSED_LINEAR = (getattr(torch.ops.mkldnn, '_linear_pointwise', None)
+                 if torch.backends.mkldnn.is_available() else None)
 
 
 def onednn_activation(act: nn.Module) -> Optional[Tuple[str, Optional[str]]]:
@@ -30,19 +35,33 @@ def onednn_activation(act: nn.Module) -> Optional[Tuple[str, Optional[str]]]:
     return None
 
 
-def _can_fuse(conv: nn.Conv2d, act: nn.Module, *tensors: Optional[torch.Tensor]) -> bool:
-    """Whether the fused kernel computes ``act`` after ``conv`` on ``tensors`` (input, weight,
-    bias, residual) as the plain ops would."""
-    # Tracers (FLOP counting, export) and torch.compile (which makes this fusion itself) see
+def _fusable(*tensors: Optional[torch.Tensor]) -> bool:
+    """Whether a fused kernel may run on ``tensors`` (see module doc)."""
+    # Tracers (FLOP counting, export) and torch.compile (which makes these fusions itself) see
     # the plain ops.
     if torch.compiler.is_compiling() or torch.jit.is_tracing() or torch.jit.is_scripting():
         return False
     present = [t for t in tensors if t is not None]
     needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in present)
+    return (all(t.device.type == 'cpu' and t.dtype == torch.float32 for t in present)
+            and not needs_grad and not torch.is_autocast_enabled('cpu'))
+
+
+def _can_fuse(conv: nn.Conv2d, act: nn.Module, *tensors: Optional[torch.Tensor]) -> bool:
+    """Whether the fused kernel computes ``act`` after ``conv`` on ``tensors`` (input, weight,
+    bias, residual) as the plain ops would."""
     plain_padding = conv.padding_mode == 'zeros' and not isinstance(conv.padding, str)
     return (_FUSED_CONV is not None and onednn_activation(act) is not None and plain_padding
-            and all(t.device.type == 'cpu' and t.dtype == torch.float32 for t in present)
-            and not needs_grad and not torch.is_autocast_enabled('cpu'))
+            and _fusable(*tensors))
+
+
+def linear(x: torch.Tensor, weight: torch.Tensor,
+           bias: Optional[torch.Tensor]) -> torch.Tensor:
+    """``F.linear(x, weight, bias)``: ``... x C_in`` -> ``... x C_out``, the bias added by the
+    product's kernel where oneDNN can (see module doc)."""
+    if _FUSED_LINEAR is None or bias is None or not _fusable(x, weight, bias):
+        return F.linear(x, weight, bias)
+    return _FUSED_LINEAR(x, weight, bias, 'none', [], '')
 
 
 def conv2d_like(conv: nn.Conv2d, x: torch.Tensor, weight: torch.Tensor,

@@ -17,6 +17,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .fused_conv_activation import linear
 from .recomputed_chain import SPLIT_BYTES, ChainEnd
 
 #: Large inputs are attended to in this many chunks of windows (query/key/value: ``3 * C`` wide).
@@ -45,7 +46,7 @@ def project_qkv(windows: torch.Tensor, weight: torch.Tensor, bias: Optional[torc
     in ``dtype`` (by default the one autocast picks)."""
     if dtype is not None:
         windows, weight, bias = windows.to(dtype), weight.to(dtype), _cast(bias, dtype)
-    qkv = F.linear(windows, weight, bias)
+    qkv = linear(windows, weight, bias)
     return qkv.view(*windows.shape[:2], 3, num_heads, -1)
 
 
@@ -72,8 +73,8 @@ def _attention_forward(windows: torch.Tensor, num_heads: int, qkv_weight: torch.
     """``proj(attention(qkv(windows)))``: ``N x L x C`` -> ``N x L x C_out``, the projections
     in the dtype of the packed query/key/value (the one autocast picks)."""
     qkv = project_qkv(windows, qkv_weight, qkv_bias, num_heads)
-    return F.linear(fused_window_attention(qkv, bias), _cast(proj_weight, qkv.dtype),
-                    _cast(proj_bias, qkv.dtype))
+    return linear(fused_window_attention(qkv, bias), _cast(proj_weight, qkv.dtype),
+                  _cast(proj_bias, qkv.dtype))
 
 
 def _attention_backward(qkv: torch.Tensor, bias: Optional[torch.Tensor], grad_out: torch.Tensor,
@@ -142,10 +143,13 @@ class WindowAttentionEnd(ChainEnd):
         if bias is not None and not torch.is_grad_enabled():
             # A bias that requires grad sends PyTorch to its unfused kernel, even without grad.
             bias = bias.detach()
+        args = (self.num_heads, qkv_weight, qkv_bias, bias, proj_weight, proj_bias)
+        chunks = _chunks(windows)
+        if len(chunks) == 1:
+            return _attention_forward(windows, *args)
         out = None
-        for rows in _chunks(windows):
-            part = _attention_forward(windows[rows], self.num_heads, qkv_weight, qkv_bias, bias,
-                                      proj_weight, proj_bias)
+        for rows in chunks:
+            part = _attention_forward(windows[rows], *args)
             if out is None:
                 out = part.new_empty((windows.shape[0], *part.shape[1:]))
             out[rows] = part

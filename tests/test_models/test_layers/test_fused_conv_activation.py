@@ -1,12 +1,13 @@
-"""oneDNN's convolution with a fused activation (and residual sum) against the plain PyTorch ops,
-and when it is used."""
+"""oneDNN's convolution with a fused activation (and residual sum), and its linear layer with the
+bias added as it writes, against the plain PyTorch ops, and when they are used."""
 import pytest
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from mmhrformer.models.layers import fused_conv_activation
 from mmhrformer.models.layers.fused_conv_activation import (conv2d_activation,
-                                                             conv2d_add_activation)
+                                                             conv2d_add_activation, linear)
 
 ACTIVATIONS = [nn.ReLU(), nn.GELU(), nn.GELU(approximate='tanh')]
 
@@ -15,9 +16,10 @@ ACTIVATIONS = [nn.ReLU(), nn.GELU(), nn.GELU(approximate='tanh')]
 def fused_calls(monkeypatch):
     """Records the calls of the fused kernels: the post-ops of each."""
     calls = []
-    for name, post_ops in (('_FUSED_CONV', slice(7, 8)), ('_FUSED_CONV_ADD', slice(8, 11, 2))):
+    for name, post_ops in (('_FUSED_CONV', slice(7, 8)), ('_FUSED_CONV_ADD', slice(8, 11, 2)),
+                           ('_FUSED_LINEAR', slice(3, 4))):
         kernel = getattr(fused_conv_activation, name)
-        assert kernel is not None, 'this PyTorch build has no oneDNN fused convolution'
+        assert kernel is not None, f'this PyTorch build has no oneDNN kernel for {name}'
 
         def counting(*args, kernel=kernel, post_ops=post_ops):
             calls.append(args[post_ops])
@@ -72,4 +74,28 @@ def test_gradients_autocast_and_other_activations_run_the_plain_ops(fused_calls)
         torch.testing.assert_close(
             conv2d_add_activation(x, x.double(), conv.weight, conv.bias, conv, nn.ReLU()),
             nn.ReLU()(conv(x) + x.double()))  # a residual of another dtype
+    assert fused_calls == []
+
+
+@pytest.mark.parametrize('contiguous', [True, False])
+def test_fused_linear_equals_linear(fused_calls, contiguous):
+    torch.manual_seed(0)
+    weight, bias = torch.randn(12, 8), torch.randn(12)
+    x = torch.randn(6, 5, 8) if contiguous else torch.randn(6, 10, 8)[:, ::2]
+    with torch.no_grad():
+        actual = linear(x, weight, bias)
+    assert fused_calls == [('none', )]
+    torch.testing.assert_close(actual, F.linear(x, weight, bias), rtol=1e-5, atol=1e-6)
+
+
+def test_linear_with_gradients_autocast_or_without_bias_runs_the_plain_op(fused_calls):
+    weight, bias = torch.randn(4, 3, requires_grad=True), torch.randn(4)
+    x = torch.randn(2, 3)
+    assert linear(x, weight, bias).requires_grad
+    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
+        assert linear(x, weight, bias).dtype == torch.bfloat16
+    with torch.no_grad():
+        torch.testing.assert_close(linear(x, weight, None), F.linear(x, weight))
+        torch.testing.assert_close(linear(x.double(), weight.double(), bias.double()),
+                                   F.linear(x.double(), weight.double(), bias.double()))
     assert fused_calls == []
