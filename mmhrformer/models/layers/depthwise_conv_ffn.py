@@ -4,12 +4,13 @@ from typing import Callable, Optional, Sequence
 
 import torch
 import torch.nn as nn
-from mmcv.cnn import build_activation_layer, build_norm_layer
+from mmcv.cnn import build_norm_layer
 from mmengine.model import Sequential
 
 from mmhrformer.registry import MODELS
 from .batch_norm_folding import folded_conv_params, uses_running_stats
 from .channel_grouped_hidden import ChannelGroupedHiddenEnd
+from .channels_last_gelu import build_ffn_activation
 from .fused_conv_activation import conv2d_activation
 from .recomputed_chain import SPLIT_BYTES, ConvEnd, recomputed_chain
 
@@ -58,14 +59,14 @@ class DepthwiseConvFFN(Sequential):
         layers = OrderedDict(
             fc1=nn.Conv2d(in_channels, hidden_channels, 1),
             norm1=build_norm_layer(norm_cfg, hidden_channels)[1],
-            act1=build_activation_layer(act_cfg),
+            act1=build_ffn_activation(act_cfg),
             dwconv=nn.Conv2d(hidden_channels, hidden_channels, 3, padding=1,
                              groups=hidden_channels),
             norm2=build_norm_layer(norm_cfg, hidden_channels)[1],
-            act2=build_activation_layer(act_cfg),
+            act2=build_ffn_activation(act_cfg),
             fc2=nn.Conv2d(hidden_channels, in_channels, 1),
             norm3=build_norm_layer(norm_cfg, in_channels)[1],
-            act3=build_activation_layer(act_cfg))
+            act3=build_ffn_activation(act_cfg))
         super().__init__(layers, init_cfg=init_cfg)
 
     def forward(self, x: torch.Tensor, pre_norm: Optional[nn.Module] = None) -> torch.Tensor:

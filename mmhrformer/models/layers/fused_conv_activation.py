@@ -16,6 +16,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .channels_last_gelu import ChannelsLastGELU
+
 _POINTWISE = (getattr(torch.ops.mkldnn, '_convolution_pointwise', None)
               if torch.backends.mkldnn.is_available() else None)
 #: oneDNN's convolution with an activation post-op, and with a sum then an activation.
@@ -30,7 +32,7 @@ def onednn_activation(act: nn.Module) -> Optional[Tuple[str, Optional[str]]]:
     """The ``(attr, algorithm)`` naming ``act`` for oneDNN's fused convolution, or None."""
     if type(act) is nn.ReLU:
         return 'relu', None
-    if type(act) is nn.GELU:
+    if type(act) in (nn.GELU, ChannelsLastGELU):
         return 'gelu', act.approximate  # 'none' (erf) or 'tanh', PyTorch's names
     return None
 
