@@ -37,11 +37,15 @@ def onednn_activation(act: nn.Module) -> Optional[Tuple[str, Optional[str]]]:
     return None
 
 
+def traced_or_compiled() -> bool:
+    """Whether a tracer (FLOP counting, export) or ``torch.compile`` is recording the ops: they
+    should see the plain ops (the compiler makes these fusions itself)."""
+    return torch.compiler.is_compiling() or torch.jit.is_tracing() or torch.jit.is_scripting()
+
+
 def _fusable(*tensors: Optional[torch.Tensor]) -> bool:
     """Whether a fused kernel may run on ``tensors`` (see module doc)."""
-    # Tracers (FLOP counting, export) and torch.compile (which makes these fusions itself) see
-    # the plain ops.
-    if torch.compiler.is_compiling() or torch.jit.is_tracing() or torch.jit.is_scripting():
+    if traced_or_compiled():
         return False
     present = [t for t in tensors if t is not None]
     needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in present)

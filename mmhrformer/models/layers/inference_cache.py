@@ -15,6 +15,8 @@ from typing import Any, Callable, Sequence, TypeVar
 import torch
 import torch.nn as nn
 
+from .fused_conv_activation import traced_or_compiled
+
 Derived = TypeVar('Derived')
 
 #: The attribute of a module that holds its derived tensors: name -> (sources, stamp, value).
@@ -31,8 +33,7 @@ def _stamp(sources: Sequence[Any]) -> tuple:
 
 def _recording() -> bool:
     """Whether autograd, a tracer or the compiler would see the ops."""
-    return (torch.is_grad_enabled() or torch.compiler.is_compiling() or torch.jit.is_tracing()
-            or torch.jit.is_scripting())
+    return torch.is_grad_enabled() or traced_or_compiled()
 
 
 def cached_at_inference(owner: nn.Module, name: str, sources: Sequence[Any],
