@@ -1,7 +1,7 @@
 """HRFormer (ours and mmpose's port) against HRNet: parameters, FLOPs, speed and peak memory.
 
     python tools/benchmark.py                       # the full comparison, CPU, fp32
-    python tools/benchmark.py --models HRFormer-S mmpose\ HRFormer-S HRNet-W32 --sizes 256x192
+    python tools/benchmark.py --models HRFormer-S 'mmpose HRFormer-S' HRNet-W32 --sizes 256x192
     python tools/benchmark.py --device cuda --dtype bf16
 
 Writes ``<out-dir>/benchmark.md`` (tables) and ``<out-dir>/benchmark.png`` (plots) and prints

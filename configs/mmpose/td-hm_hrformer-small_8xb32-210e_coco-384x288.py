@@ -1,7 +1,8 @@
 # HRFormer-S (mmhrformer), top-down heatmap, COCO keypoints, 384x288.
 # The paper's recipe: mmpose's top-down recipe with AdamW, 210 epochs, batch 256 in total.
 # Inherits mmpose's own HRFormer-S config and swaps in our backbone.
-_base_ = ['mmpose::body_2d_keypoint/topdown_heatmap/coco/td-hm_hrformer-small_8xb32-210e_coco-384x288.py']
+_base_ = ['mmpose::body_2d_keypoint/topdown_heatmap/coco/'
+          'td-hm_hrformer-small_8xb32-210e_coco-384x288.py']
 
 custom_imports = dict(imports=['mmhrformer'], allow_failed_imports=False)
 

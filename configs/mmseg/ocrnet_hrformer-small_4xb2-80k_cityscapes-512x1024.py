@@ -1,4 +1,5 @@
-# HRFormer-S (mmhrformer) + OCR, Cityscapes, 512x1024, 80k iterations, batch 8, the paper's segmentation model.
+# HRFormer-S (mmhrformer) + OCR, Cityscapes, 512x1024, 80k iterations, batch 8,
+# the paper's segmentation model.
 _base_ = [
     'mmseg::_base_/models/ocrnet_hr18.py',
     'mmseg::_base_/datasets/cityscapes.py',

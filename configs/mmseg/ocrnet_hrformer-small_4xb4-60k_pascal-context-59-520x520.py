@@ -1,4 +1,5 @@
-# HRFormer-S (mmhrformer) + OCR, Pascal Context (59 classes), 520x520, 60k iterations, batch 16, the paper's segmentation model.
+# HRFormer-S (mmhrformer) + OCR, Pascal Context (59 classes), 520x520, 60k iterations, batch 16,
+# the paper's segmentation model.
 _base_ = [
     'mmseg::_base_/models/ocrnet_hr18.py',
     'mmseg::_base_/datasets/pascal_context_59.py',

@@ -96,8 +96,8 @@ class Runner:
     def autocast(self):
         if self.dtype == 'fp32':
             return nullcontext()
-        return torch.autocast(self.device, dtype=getattr(torch, {'bf16': 'bfloat16',
-                                                                   'fp16': 'float16'}[self.dtype]))
+        dtype = {'bf16': torch.bfloat16, 'fp16': torch.float16}[self.dtype]
+        return torch.autocast(self.device, dtype=dtype)
 
     def sync(self) -> None:
         if self.device == 'cuda':

@@ -53,12 +53,11 @@ def kept_heap_table(timings: Dict[str, dict], memory: Dict[str, Dict[str, float]
         spec = MODELS[name]
         port = timings.get(f'mmpose {name}') if spec.family == 'ours' else None
         mem, hrnet_mem = memory.get(name, {}), memory.get(spec.baseline, {})
-        cells = [name, f"{batch / result['batch_time_kept_heap']:.1f}",
-                 *(_ratio(port[key], result[key]) if port else '-'
-                   for key in ('batch_time_kept_heap', 'batch_time')),
-                 f"{result['train_step_kept_heap'] * 1e3:.0f}",
-                 *(_ratio(port[key], result[key]) if port else '-'
-                   for key in ('train_step_kept_heap', 'train_step')),
+        kept_and_default = [[_ratio(port[key], result[key]) if port else '-'
+                             for key in (f'{measure}_kept_heap', measure)]
+                            for measure in ('batch_time', 'train_step')]
+        cells = [name, f"{batch / result['batch_time_kept_heap']:.1f}", *kept_and_default[0],
+                 f"{result['train_step_kept_heap'] * 1e3:.0f}", *kept_and_default[1],
                  f"{mem['train_kept_heap']:.0f}" if 'train_kept_heap' in mem else '-',
                  _ratio(mem['train_kept_heap'], hrnet_mem['train_kept_heap'])
                  if 'train_kept_heap' in mem and 'train_kept_heap' in hrnet_mem else '-']

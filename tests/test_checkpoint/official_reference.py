@@ -98,7 +98,8 @@ class OfficialReference:
         index = rel[0] * (2 * win - 1) + rel[1]
         self.state.setdefault(f'{name}.relative_position_index', index)
         if self.with_rpe:
-            logits = logits + table[index.view(-1)].view(win * win, win * win, heads).permute(2, 0, 1)
+            bias = table[index.view(-1)].view(win * win, win * win, heads)
+            logits = logits + bias.permute(2, 0, 1)
         out = (logits.softmax(-1) @ v).transpose(1, 2).reshape(-1, win * win, c)
         out = self.linear(f'{name}.out_proj', out, c)
         out = out.view(b, hp // win, wp // win, win, win, c).permute(0, 1, 3, 2, 4, 5)
@@ -107,10 +108,12 @@ class OfficialReference:
 
     def transformer_block(self, name, x, heads):
         tokens = x.permute(0, 2, 3, 1)
-        tokens = tokens + self.attention(f'{name}.attn.attn', self.ln(f'{name}.norm1', tokens), heads)
+        normed = self.ln(f'{name}.norm1', tokens)
+        tokens = tokens + self.attention(f'{name}.attn.attn', normed, heads)
         y = self.ln(f'{name}.norm2', tokens).permute(0, 3, 1, 2)
         c = y.shape[1]
-        y = F.gelu(self.bn(f'{name}.mlp.norm1', self.conv(f'{name}.mlp.fc1', y, 4 * c, 1, bias=True)))
+        y = self.conv(f'{name}.mlp.fc1', y, 4 * c, 1, bias=True)
+        y = F.gelu(self.bn(f'{name}.mlp.norm1', y))
         y = F.gelu(self.bn(f'{name}.mlp.norm2', self.conv(f'{name}.mlp.dw3x3', y, 4 * c, 3,
                                                           groups=4 * c, bias=True)))
         y = F.gelu(self.bn(f'{name}.mlp.norm3', self.conv(f'{name}.mlp.fc2', y, c, 1, bias=True)))
@@ -135,7 +138,8 @@ class OfficialReference:
                         x = self.bn(f'{name}.{i}.{j}.{k}.1',
                                     self.conv(f'{name}.{i}.{j}.{k}.0', x, x.shape[1], 3, 2,
                                               groups=x.shape[1]))
-                        x = self.bn(f'{name}.{i}.{j}.{k}.3', self.conv(f'{name}.{i}.{j}.{k}.2', x, out, 1))
+                        x = self.conv(f'{name}.{i}.{j}.{k}.2', x, out, 1)
+                        x = self.bn(f'{name}.{i}.{j}.{k}.3', x)
                         if k < i - j - 1:
                             x = F.relu(x)
                 y = y + x
@@ -148,9 +152,10 @@ class OfficialReference:
             down = self.conv(f'downsamp_modules.{i}.0', y, y.shape[1], 3, 2, groups=y.shape[1],
                              bias=True)
             down = self.bn(f'downsamp_modules.{i}.1', down)
-            down = F.relu(self.bn(f'downsamp_modules.{i}.3',
-                                  self.conv(f'downsamp_modules.{i}.2', down, planes * 4, 1, bias=True)))
-            y = self.bottleneck(f'incre_modules.{i + 1}.0', xs[i + 1], planes, depthwise=True) + down
+            down = self.conv(f'downsamp_modules.{i}.2', down, planes * 4, 1, bias=True)
+            down = F.relu(self.bn(f'downsamp_modules.{i}.3', down))
+            y = self.bottleneck(f'incre_modules.{i + 1}.0', xs[i + 1], planes,
+                                depthwise=True) + down
         y = F.relu(self.bn('final_layer.1', self.conv('final_layer.0', y, 2048, 1, bias=True)))
         return self.linear('classifier', y.mean(dim=(2, 3)), 1000)
 
@@ -160,7 +165,8 @@ class OfficialReference:
         x = F.relu(self.bn('bn2', self.conv('conv2', x, 64, 3, 2)))
         for i in range(2):
             x = self.bottleneck(f'layer1.{i}', x, 64)
-        xs = [F.relu(self.bn('transition1.0.1', self.conv('transition1.0.0', x, self.channels[0], 3)))]
+        xs = [F.relu(self.bn('transition1.0.1',
+                             self.conv('transition1.0.0', x, self.channels[0], 3)))]
         xs.append(F.relu(self.bn('transition1.1.0.1',
                                  self.conv('transition1.1.0.0', x, self.channels[1], 3, 2))))
         for stage in range(2, 5):

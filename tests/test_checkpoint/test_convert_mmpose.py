@@ -7,8 +7,9 @@ from mmhrformer.checkpoint import convert_mmpose, convert_state_dict
 from mmhrformer.models import HRFormer
 
 MMPOSE_CONFIGS = {
-    'small': 'mmpose::body_2d_keypoint/topdown_heatmap/coco/td-hm_hrformer-small_8xb32-210e_coco-256x192.py',
-    'base': 'mmpose::body_2d_keypoint/topdown_heatmap/coco/td-hm_hrformer-base_8xb32-210e_coco-256x192.py',
+    arch: ('mmpose::body_2d_keypoint/topdown_heatmap/coco/'
+           f'td-hm_hrformer-{arch}_8xb32-210e_coco-256x192.py')
+    for arch in ('small', 'base')
 }
 
 

@@ -22,7 +22,8 @@ def build_classifier(arch):
     """Our mmpretrain ImageNet classifier, exactly as configs/mmpretrain builds it."""
     from mmengine.config import Config
     from mmpretrain.registry import MODELS
-    config = Path(__file__).resolve().parents[2] / f'configs/mmpretrain/hrformer-{arch}_16xb64_in1k.py'
+    root = Path(__file__).resolve().parents[2]
+    config = root / f'configs/mmpretrain/hrformer-{arch}_16xb64_in1k.py'
     return MODELS.build(Config.fromfile(config).model)
 
 

@@ -1,4 +1,5 @@
-"""mmengine Runners resume from and load their own checkpoints under torch's weights_only default."""
+"""mmengine Runners resume from and load their own checkpoints under torch's weights_only
+default."""
 import itertools
 import os
 from pathlib import Path
@@ -97,7 +98,8 @@ def test_load_from_plain_state_dict_and_pretrained_init(tmp_path):
     runner.load_or_resume()
     assert torch.equal(runner.model.linear.weight, source.linear.weight)
 
-    model = LinearRegression(init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'plain.pth')))
+    pretrained = dict(type='Pretrained', checkpoint=str(tmp_path / 'plain.pth'))
+    model = LinearRegression(init_cfg=pretrained)
     model.init_weights()
     assert torch.equal(model.linear.weight, source.linear.weight)
 

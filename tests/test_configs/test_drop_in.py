@@ -4,7 +4,6 @@ HRFormer-T has HRNet-W18's channels and HRFormer-S HRNet-W32's, so the next modu
 need no change here. mmseg and mmdet configs also name HRNet's ImageNet weights
 (``model.pretrained`` / the backbone's ``init_cfg``): those are not HRFormer weights, so they go.
 """
-import pytest
 from mmengine.hub import get_config
 
 import mmhrformer  # noqa: F401  (what custom_imports=['mmhrformer'] does in a config)

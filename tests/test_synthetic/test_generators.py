@@ -40,7 +40,8 @@ def test_coco_keypoints_load_through_mmpose_and_xtcocotools(tmp_path):
     ann_file = root / 'annotations/person_keypoints_train2017.json'
     coco = COCO(str(ann_file))
     assert len(coco.getImgIds()) == 6 and coco.getCatIds() == [1]
-    dataset = CocoDataset(data_root=str(root), ann_file='annotations/person_keypoints_train2017.json',
+    dataset = CocoDataset(data_root=str(root),
+                          ann_file='annotations/person_keypoints_train2017.json',
                           data_prefix=dict(img='train2017/'), test_mode=False)
     assert len(dataset) == len(coco.getAnnIds()) > 6  # one sample per person
     sample = dataset[0]

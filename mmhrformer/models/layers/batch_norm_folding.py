@@ -41,4 +41,3 @@ def _fold(conv: nn.Conv2d, norm: _BatchNorm) -> Tuple[torch.Tensor, torch.Tensor
     if norm.bias is not None:
         bias = bias + norm.bias
     return conv.weight * scale.view(-1, 1, 1, 1), bias
-

@@ -15,7 +15,7 @@ from typing import List, Optional, Sequence
 import torch
 import torch.nn as nn
 
-from .fused_conv_activation import conv2d_like
+from .fused_ops import conv2d_like
 from .recomputed_chain import (SPLIT_BYTES, ChainEnd, ConvEnd, autocast_state, batch_norm,
                                can_recompute)
 
@@ -89,8 +89,8 @@ class ChannelGroupedHiddenEnd(ChainEnd):
                 [fc2_weight[:, group], fc2_bias if index == 0 else None])
 
     def forward(self, x, *tensors):
-        update_factors = [_running_average_factor(norm) for norm in (self.ffn.norm1,
-                                                                      self.ffn.norm2)]
+        update_factors = [_running_average_factor(norm)
+                          for norm in (self.ffn.norm1, self.ffn.norm2)]
         out = None
         for index, group in enumerate(self.groups):
             hidden_tensors, fc2_tensors = self._cut(tensors, index, group)

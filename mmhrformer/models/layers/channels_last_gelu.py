@@ -7,7 +7,7 @@ channels at 64x48; ReLU, additions and other element-wise ops run alike on both,
 FFN's activations act on channels-last maps, in the forward pass, its replay and the backward pass:
 through the contiguous view a training block step was 1.5-4% faster in the first two streams of
 HRFormer-S and -B, the same in the others (interleaved, medians of 8). Inference fuses the GELU
-into the convolution before it (:mod:`.fused_conv_activation`).
+into the convolution before it (:mod:`.fused_ops`).
 """
 import torch
 import torch.nn as nn

@@ -11,7 +11,7 @@ from mmhrformer.registry import MODELS
 from .batch_norm_folding import folded_conv_params, uses_running_stats
 from .channel_grouped_hidden import ChannelGroupedHiddenEnd
 from .channels_last_gelu import build_ffn_activation
-from .fused_conv_activation import conv2d_activation
+from .fused_ops import conv2d_activation
 from .recomputed_chain import SPLIT_BYTES, ConvEnd, recomputed_chain
 
 
@@ -39,7 +39,7 @@ class DepthwiseConvFFN(Sequential):
     :meth:`forward` (the block's layer norm) joins the recomputed part, so that its output is not
     kept either. When the norms use their running statistics (inference), each is folded into its
     convolution (:mod:`.batch_norm_folding`) and, on the CPU, the activation is applied by the
-    convolution's kernel (:mod:`.fused_conv_activation`); a batch whose hidden map would take
+    convolution's kernel (:mod:`.fused_ops`); a batch whose hidden map would take
     ``SPLIT_BYTES`` or more then runs a few samples at a time (see :meth:`_inference`).
 
     Args:

@@ -4,9 +4,10 @@ folded into its convolution at inference.
 They keep the modules, the names and so the checkpoint keys of the classes they extend. When their
 BatchNorms use the running statistics, ``BN(conv(x))`` runs as one convolution with folded
 parameters (:mod:`.batch_norm_folding`), and on the CPU the ReLU, after the residual sum in the
-bottleneck, is applied by the convolution's kernel (:mod:`.fused_conv_activation`). HRFormer's
+bottleneck, is applied by the convolution's kernel (:mod:`.fused_ops`). HRFormer's
 stem, stage 1, transitions and fusions run so: HRFormer-S infers about 5% faster for the first
-three (measured, batch 8 at 256x192), with outputs equal to rounding. In training they are the classes they extend.
+three (measured, batch 8 at 256x192), with outputs equal to rounding. In training they are the
+classes they extend.
 """
 import torch
 import torch.nn as nn
@@ -14,7 +15,7 @@ from mmcv.cnn import ConvModule
 from torchvision.models import resnet
 
 from .batch_norm_folding import folded_conv_params, uses_running_stats
-from .fused_conv_activation import conv2d_activation, conv2d_add_activation, conv2d_like
+from .fused_ops import conv2d_activation, conv2d_add_activation, conv2d_like
 
 
 def _folded_conv(x: torch.Tensor, conv: nn.Conv2d, norm: nn.Module) -> torch.Tensor:

@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .fused_conv_activation import conv2d_like
+from .fused_ops import conv2d_like
 
 #: A step of a chain: a module, or a function without parameters (a reshape, a permutation).
 Op = Union[nn.Module, Callable[[torch.Tensor], torch.Tensor]]
@@ -129,17 +129,17 @@ class RecomputedChain(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, cheap, last, *tensors):
-        ctx.cheap, ctx.last = cheap, last
+        ctx.cheap, ctx.last, ctx.cheap_params = cheap, last, parameters_of(cheap)
         ctx.autocast = autocast_state(x.device.type)
         ctx.save_for_backward(x, *tensors)
         for op in cheap:
             x = op(x)
-        return x if last is None else last.forward(x, *tensors[len(parameters_of(cheap)):])
+        return x if last is None else last.forward(x, *tensors[len(ctx.cheap_params):])
 
     @staticmethod
     def backward(ctx, grad_y):
         x, *tensors = ctx.saved_tensors
-        cheap_params = parameters_of(ctx.cheap)
+        cheap_params = ctx.cheap_params
         # The replay runs under the forward pass's autocast state: it computes in the same dtypes.
         with torch.enable_grad(), torch.autocast(**ctx.autocast):
             inputs = x.detach().requires_grad_()

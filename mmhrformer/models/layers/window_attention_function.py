@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .fused_conv_activation import linear
+from .fused_ops import linear
 from .recomputed_chain import SPLIT_BYTES, ChainEnd
 
 #: Large inputs are attended to in this many chunks of windows (query/key/value: ``3 * C`` wide).

@@ -3,7 +3,7 @@
 # 64x64. mmseg's FCN-HRNet Pascal Context config with the backbone, sizes, optimizer and schedule
 # changed for 2 CPU cores.
 _base_ = ['mmseg::hrnet/fcn_hr18_4xb4-80k_pascal-context-59-480x480.py',
-           './_base_/hrformer-mini.py']
+          './_base_/hrformer-mini.py']
 
 data_root = 'data/demo/context/'
 crop_size = (64, 64)

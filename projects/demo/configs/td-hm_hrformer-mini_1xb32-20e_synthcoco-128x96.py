@@ -1,8 +1,9 @@
 # The `make demo` model: a small HRFormer of our own ("mini", narrower and shallower than
 # HRFormer-T) trained top-down on the generated COCO-format figures (mmhrformer.synthetic), 128x96.
 # mmpose's COCO HRFormer config with the backbone, sizes and schedule changed for 2 CPU cores.
-_base_ = ['mmpose::body_2d_keypoint/topdown_heatmap/coco/td-hm_hrformer-small_8xb32-210e_coco-256x192.py',
-           './_base_/hrformer-mini.py']
+_base_ = ['mmpose::body_2d_keypoint/topdown_heatmap/coco/'
+          'td-hm_hrformer-small_8xb32-210e_coco-256x192.py',
+          './_base_/hrformer-mini.py']
 
 data_root = 'data/demo/coco/'
 codec = dict(type='MSRAHeatmap', input_size=(96, 128), heatmap_size=(24, 32), sigma=1.5)

@@ -1,7 +1,8 @@
 # A pose model small enough for multi-process and crash-and-resume runs on 2 CPU cores: mmpose's
 # COCO HRFormer-S config (SyncBN and its random augmentations included) with a nano backbone,
 # 64x48 inputs, no validation, a checkpoint per epoch. The tests set data_root with --cfg-options.
-_base_ = ['mmpose::body_2d_keypoint/topdown_heatmap/coco/td-hm_hrformer-small_8xb32-210e_coco-256x192.py']
+_base_ = ['mmpose::body_2d_keypoint/topdown_heatmap/coco/'
+          'td-hm_hrformer-small_8xb32-210e_coco-256x192.py']
 
 custom_imports = dict(imports=['mmhrformer', 'tests.test_reliability.cpu_distributed'],
                       allow_failed_imports=False)

@@ -5,9 +5,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from mmhrformer.models.layers import fused_conv_activation
-from mmhrformer.models.layers.fused_conv_activation import (conv2d_activation,
-                                                             conv2d_add_activation, linear)
+from mmhrformer.models.layers import fused_ops
+from mmhrformer.models.layers.fused_ops import conv2d_activation, conv2d_add_activation, linear
 
 ACTIVATIONS = [nn.ReLU(), nn.GELU(), nn.GELU(approximate='tanh')]
 
@@ -18,14 +17,14 @@ def fused_calls(monkeypatch):
     calls = []
     for name, post_ops in (('_FUSED_CONV', slice(7, 8)), ('_FUSED_CONV_ADD', slice(8, 11, 2)),
                            ('_FUSED_LINEAR', slice(3, 4))):
-        kernel = getattr(fused_conv_activation, name)
+        kernel = getattr(fused_ops, name)
         assert kernel is not None, f'this PyTorch build has no oneDNN kernel for {name}'
 
         def counting(*args, kernel=kernel, post_ops=post_ops):
             calls.append(args[post_ops])
             return kernel(*args)
 
-        monkeypatch.setattr(fused_conv_activation, name, counting)
+        monkeypatch.setattr(fused_ops, name, counting)
     return calls
 
 
