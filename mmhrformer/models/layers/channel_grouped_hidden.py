@@ -10,29 +10,21 @@ tensor it makes is wider than the block's map; glibc's heap then reuses the hole
 leave instead of growing for the next wide map. Results equal those of the whole-width ops up to
 the order of the sums in ``fc2``.
 """
-from typing import List, Optional, Sequence
+from functools import partial
+from typing import Callable, List, Optional, Sequence
 
 import torch
 import torch.nn as nn
 
+from .chain_batch_norm import (BatchStatistics, batch_norm, replay_batch_norm,
+                               running_average_factor)
 from .fused_ops import conv2d_like
-from .recomputed_chain import (SPLIT_BYTES, ChainEnd, ConvEnd, autocast_state, batch_norm,
-                               can_recompute)
+from .recomputed_chain import SPLIT_BYTES, ChainEnd, ConvEnd, autocast_state, can_recompute
 
 #: Per-group tensors of the hidden part: fc1's, norm1's, dwconv's and norm2's weight and bias.
 HiddenTensors = Sequence[Optional[torch.Tensor]]
-
-
-def _running_average_factor(norm: nn.BatchNorm2d) -> float:
-    """Counts this batch in ``norm``'s statistics as its forward pass does, and returns the factor
-    of the running averages' update (as ``nn.BatchNorm2d.forward`` computes it)."""
-    if not (norm.training and norm.track_running_stats):
-        return 0.
-    if norm.num_batches_tracked is not None:
-        norm.num_batches_tracked.add_(1)
-        if norm.momentum is None:
-            return 1. / float(norm.num_batches_tracked)
-    return norm.momentum
+#: A norm of the hidden part, cut to a group: ``(x, weight, bias) -> output``.
+GroupNorm = Callable[[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tensor]], torch.Tensor]
 
 
 class ChannelGroupedHiddenEnd(ChainEnd):
@@ -54,6 +46,8 @@ class ChannelGroupedHiddenEnd(ChainEnd):
         self.groups = [slice(start, min(start + width, hidden))
                        for start in range(0, hidden, width)]
         self.autocast = autocast_state(ffn.fc1.weight.device.type)
+        #: Per group, the batch statistics of norm1 and norm2 in the forward pass.
+        self.statistics: List[List[Optional[BatchStatistics]]] = []
 
     @staticmethod
     def supports(ffn: nn.Module) -> bool:
@@ -68,17 +62,27 @@ class ChannelGroupedHiddenEnd(ChainEnd):
         return [ffn.fc1.weight, ffn.fc1.bias, ffn.norm1.weight, ffn.norm1.bias, ffn.dwconv.weight,
                 ffn.dwconv.bias, ffn.norm2.weight, ffn.norm2.bias, ffn.fc2.weight, ffn.fc2.bias]
 
-    def _hidden(self, x: torch.Tensor, group: slice, tensors: HiddenTensors,
-                update_factors: Sequence[Optional[float]]) -> torch.Tensor:
-        """``B x C x H x W`` -> the hidden channels ``group``, ``B x len(group) x H x W``, from the
-        tensors cut to the group."""
+    def _hidden(self, x: torch.Tensor, tensors: HiddenTensors,
+                norms: Sequence[GroupNorm]) -> torch.Tensor:
+        """``B x C x H x W`` -> the hidden channels of a group, ``B x G x H x W``, from the tensors
+        cut to the group and its two ``norms``."""
         ffn = self.ffn
         fc1_weight, fc1_bias, norm1_weight, norm1_bias, dw_weight, dw_bias, *norm2 = tensors
         x = conv2d_like(ffn.fc1, x, fc1_weight, fc1_bias)
-        x = ffn.act1(batch_norm(ffn.norm1, x, norm1_weight, norm1_bias, group,
-                                update_factors[0]))
+        x = ffn.act1(norms[0](x, norm1_weight, norm1_bias))
         x = conv2d_like(ffn.dwconv, x, dw_weight, dw_bias, groups=x.shape[1])
-        return ffn.act2(batch_norm(ffn.norm2, x, *norm2, group, update_factors[1]))
+        return ffn.act2(norms[1](x, *norm2))
+
+    @staticmethod
+    def _kept_batch_norm(norm: nn.BatchNorm2d, group: slice, update_factor: float,
+                         kept: List[Optional[BatchStatistics]], x: torch.Tensor,
+                         weight: Optional[torch.Tensor],
+                         bias: Optional[torch.Tensor]) -> torch.Tensor:
+        """``norm`` on the channels ``group`` (see :func:`.batch_norm`), its batch statistics
+        appended to ``kept``."""
+        out, statistics = batch_norm(norm, x, weight, bias, group, update_factor)
+        kept.append(statistics)
+        return out
 
     @staticmethod
     def _cut(tensors: HiddenTensors, index: int, group: slice):
@@ -89,13 +93,16 @@ class ChannelGroupedHiddenEnd(ChainEnd):
                 [fc2_weight[:, group], fc2_bias if index == 0 else None])
 
     def forward(self, x, *tensors):
-        update_factors = [_running_average_factor(norm)
-                          for norm in (self.ffn.norm1, self.ffn.norm2)]
+        norms = (self.ffn.norm1, self.ffn.norm2)
+        update_factors = [running_average_factor(norm) for norm in norms]
         out = None
         for index, group in enumerate(self.groups):
             hidden_tensors, fc2_tensors = self._cut(tensors, index, group)
-            part = self.fc2.forward(self._hidden(x, group, hidden_tensors, update_factors),
-                                    *fc2_tensors)
+            kept = []
+            self.statistics.append(kept)
+            group_norms = [partial(self._kept_batch_norm, norm, group, factor, kept)
+                           for norm, factor in zip(norms, update_factors)]
+            part = self.fc2.forward(self._hidden(x, hidden_tensors, group_norms), *fc2_tensors)
             out = part if out is None else out.add_(part)
         return out
 
@@ -109,7 +116,11 @@ class ChannelGroupedHiddenEnd(ChainEnd):
                 inputs = x.detach().requires_grad_()
                 leaves = [None if t is None else t.detach().requires_grad_(needed)
                           for t, needed in zip(hidden_tensors, needs_grad)]
-                hidden = self._hidden(inputs, group, leaves, (None, None))
+                replayed_norms = [
+                    partial(replay_batch_norm, norm, statistics=statistics, channels=group)
+                    for norm, statistics in zip((self.ffn.norm1, self.ffn.norm2),
+                                                self.statistics[index])]
+                hidden = self._hidden(inputs, leaves, replayed_norms)
             grad_hidden, grad_fc2_weight, grad_fc2_bias = self.fc2.backward(
                 grad_y, hidden.detach(), fc2_tensors, needs_grad[-2:])
             wanted = [leaf for leaf in leaves if leaf is not None and leaf.requires_grad]

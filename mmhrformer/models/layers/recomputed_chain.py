@@ -7,15 +7,17 @@ twice), and in the attention the normalised tokens, cut into padded windows.
 pass (the FFN passes its first 1x1 convolution too: one convolution recomputed, a trade of compute
 for ``4 * C`` channels per pixel). The ``last`` op (a :class:`ChainEnd`) computes its own gradients
 from the replayed input, so it is not run again. The results are those of running the ops one after
-the other: the same kernels run on the same inputs.
+the other: the same kernels run on the same inputs, but for a BatchNorm, which the replay
+normalises with the batch statistics of the forward pass (:mod:`.chain_batch_norm`), equal up to
+rounding.
 """
 from abc import ABC, abstractmethod
-from typing import Callable, List, Optional, Sequence, Union
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
+from .chain_batch_norm import BatchStatistics, batch_norm, replay_batch_norm, running_average_factor
 from .fused_ops import conv2d_like
 
 #: A step of a chain: a module, or a function without parameters (a reshape, a permutation).
@@ -84,25 +86,19 @@ def autocast_state(device_type: str) -> dict:
                 dtype=torch.get_autocast_dtype(device_type))
 
 
-def batch_norm(norm: nn.BatchNorm2d, x: torch.Tensor, weight: Optional[torch.Tensor],
-               bias: Optional[torch.Tensor], channels: slice = slice(None),
-               update_factor: Optional[float] = None) -> torch.Tensor:
-    """``norm`` on its channels ``channels`` (``x``: ``B x len(channels) x H x W``; ``weight``
-    and ``bias`` already cut to them), with the batch's statistics in training, the running ones
-    otherwise. ``update_factor``: that of the running averages' update; None: they are not
-    updated (a replay, which normalises with the statistics its forward pass used)."""
-    use_batch_stats = norm.training or norm.running_mean is None
-    running = (None, None)
-    if norm.running_mean is not None and (not use_batch_stats or update_factor is not None):
-        running = (norm.running_mean[channels], norm.running_var[channels])
-    return F.batch_norm(x, *running, weight, bias, use_batch_stats, update_factor or 0., norm.eps)
+def run(op: Op, x: torch.Tensor) -> Tuple[torch.Tensor, Optional[BatchStatistics]]:
+    """``op(x)``, and for a BatchNorm the batch statistics it used (see :mod:`.chain_batch_norm`).
+    """
+    if type(op) is nn.BatchNorm2d:
+        return batch_norm(op, x, op.weight, op.bias, update_factor=running_average_factor(op))
+    return op(x), None
 
 
-def replay(op: Op, x: torch.Tensor) -> torch.Tensor:
-    """``op(x)`` again, without its side effects: a BatchNorm does not update its running
-    statistics a second time."""
-    if isinstance(op, nn.BatchNorm2d):
-        return batch_norm(op, x, op.weight, op.bias)
+def replay(op: Op, x: torch.Tensor, statistics: Optional[BatchStatistics]) -> torch.Tensor:
+    """``op(x)`` again, without its side effects: a BatchNorm normalises with the ``statistics``
+    that :func:`run` returned and does not update its running averages a second time."""
+    if type(op) is nn.BatchNorm2d:
+        return replay_batch_norm(op, x, op.weight, op.bias, statistics)
     return op(x)
 
 
@@ -132,8 +128,10 @@ class RecomputedChain(torch.autograd.Function):
         ctx.cheap, ctx.last, ctx.cheap_params = cheap, last, parameters_of(cheap)
         ctx.autocast = autocast_state(x.device.type)
         ctx.save_for_backward(x, *tensors)
+        ctx.statistics = []
         for op in cheap:
-            x = op(x)
+            x, statistics = run(op, x)
+            ctx.statistics.append(statistics)
         return x if last is None else last.forward(x, *tensors[len(ctx.cheap_params):])
 
     @staticmethod
@@ -144,8 +142,8 @@ class RecomputedChain(torch.autograd.Function):
         with torch.enable_grad(), torch.autocast(**ctx.autocast):
             inputs = x.detach().requires_grad_()
             hidden = inputs
-            for op in ctx.cheap:
-                hidden = replay(op, hidden)
+            for op, statistics in zip(ctx.cheap, ctx.statistics):
+                hidden = replay(op, hidden, statistics)
         last_grads = []
         if ctx.last is not None:
             grad_y, *last_grads = ctx.last.backward(

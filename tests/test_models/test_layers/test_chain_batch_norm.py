@@ -1,0 +1,91 @@
+"""BatchNorm in a recomputed chain: the replay normalises with the forward pass's batch statistics
+and gives the gradients of PyTorch's training-mode BatchNorm."""
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from mmhrformer.models.layers.chain_batch_norm import (batch_norm, replay_batch_norm,
+                                                       running_average_factor)
+from .test_depthwise_conv_ffn import make_ffn
+
+
+class CountBatchReductions(TorchDispatchMode):
+    """Counts the forward BatchNorm kernels (each reduces its input to the batch's statistics)."""
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        name = func.overloadpacket.__name__
+        if 'batch_norm' in name and 'backward' not in name:
+            self.count += 1
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize('affine', [True, False])
+def test_replay_gives_the_output_and_gradients_of_the_training_batch_norm(affine):
+    """float64, so that a missing term (the batch statistics' dependence on the input) shows."""
+    torch.manual_seed(0)
+    norm = nn.BatchNorm2d(6, affine=affine).double()
+    if affine:
+        nn.init.uniform_(norm.weight, 0.5, 1.5)
+        nn.init.normal_(norm.bias)
+    x = torch.randn(4, 6, 5, 3, dtype=torch.double) * 3 + 1
+    expected = F.batch_norm(x.requires_grad_(), None, None, norm.weight, norm.bias, True, 0.,
+                            norm.eps)
+    with torch.no_grad():
+        out, statistics = batch_norm(norm, x, norm.weight, norm.bias)
+    inputs = x.detach().requires_grad_()
+    replayed = replay_batch_norm(norm, inputs, norm.weight, norm.bias, statistics)
+    torch.testing.assert_close(out, expected)
+    torch.testing.assert_close(replayed, expected)
+    grad = torch.randn_like(expected)
+    params = list(norm.parameters())
+    got = torch.autograd.grad(replayed, [inputs, *params], grad)
+    want = torch.autograd.grad(expected, [x, *params], grad)
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w)
+
+
+def test_running_averages_are_updated_by_the_forward_pass_only():
+    norm = nn.BatchNorm2d(4, momentum=0.5)
+    x = torch.randn(3, 4, 2, 2) + 2
+    _, statistics = batch_norm(norm, x, norm.weight, norm.bias,
+                               update_factor=running_average_factor(norm))
+    mean_after_forward = norm.running_mean.clone()
+    torch.testing.assert_close(mean_after_forward, 0.5 * x.mean(dim=(0, 2, 3)))
+    replay_batch_norm(norm, x.requires_grad_(), norm.weight, norm.bias, statistics)
+    assert torch.equal(norm.running_mean, mean_after_forward)
+    assert norm.num_batches_tracked.item() == 1
+
+
+def test_a_training_step_of_the_ffn_reduces_each_batch_once(split):
+    """Forward: one reduction per norm and channel group; backward: none (the replays reuse them).
+    """
+    ffn = make_ffn(hidden=32).train()
+    x = torch.randn(2, 8, 6, 5, requires_grad=True)
+    with CountBatchReductions() as forward:
+        out = ffn(x)
+    with CountBatchReductions() as backward:
+        out.sum().backward()
+    groups = 4 if split else 1
+    assert forward.count == 2 * groups + 1
+    assert backward.count == 0
+
+
+def test_bf16_maps_are_replayed_in_bf16():
+    norm = nn.BatchNorm2d(4)
+    x = torch.randn(2, 4, 3, 3).bfloat16()
+    out, statistics = batch_norm(norm, x, norm.weight, norm.bias)
+    replayed = replay_batch_norm(norm, x.requires_grad_(), norm.weight, norm.bias, statistics)
+    assert out.dtype == replayed.dtype == torch.bfloat16
+    torch.testing.assert_close(replayed, out)
+
+
+def test_one_value_per_channel_is_refused_as_by_pytorch():
+    norm = nn.BatchNorm2d(4)
+    with pytest.raises(ValueError, match=r'more than 1 value per channel.*\[1, 4, 1, 1\]'):
+        batch_norm(norm, torch.randn(1, 4, 1, 1), norm.weight, norm.bias)
