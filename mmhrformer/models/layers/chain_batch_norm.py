@@ -3,11 +3,18 @@
 In training a BatchNorm first reduces its input to the batch's mean and variance per channel, then
 normalises; on the CPU the reduction takes about three quarters of the time (a channels-last
 ``8 x 78 x 64 x 48`` map: 1.3 ms against 0.3 ms for the normalisation alone, measured). The
-forward pass of a chain (:mod:`.recomputed_chain`) keeps those statistics (two numbers per
-channel), so the replay in the backward pass only normalises, and its backward pass uses the
-statistics as PyTorch's own BatchNorm backward does: the gradients account for the batch
-statistics' dependence on the input. The replayed output equals the forward pass's up to rounding
-(the normalisation is computed as one multiply-add per element).
+forward pass of a chain (:mod:`.recomputed_chain`) keeps those statistics, so the replay in the
+backward pass only normalises, and its backward pass uses the statistics as PyTorch's own
+BatchNorm backward does: the gradients account for the batch statistics' dependence on the input.
+The replayed output equals the forward pass's up to rounding (one multiply-add per element).
+
+Where the statistics are kept matters for memory: two small tensors per BatchNorm made at every
+step and kept until its backward pass sit between the large maps in glibc's heap and keep the holes
+those leave from merging (HRFormer-B's training peak RSS rose by 100-300 MB so, measured). So each
+BatchNorm keeps them in one store of its own (``2 x C``), made at its first step; a generation count
+tells a replay whether the store still holds its forward pass's statistics (a second forward pass
+of the same module before the backward pass overwrites them), else the replay reduces the batch
+again.
 """
 from typing import NamedTuple, Optional, Tuple
 
@@ -17,14 +24,16 @@ import torch.nn.functional as F
 
 
 class BatchStatistics(NamedTuple):
-    """A training-mode BatchNorm's batch mean and inverse standard deviation, ``C`` each."""
-    mean: torch.Tensor
-    invstd: torch.Tensor
+    """Where a forward pass of ``norm`` left the batch statistics of its ``channels``."""
+    norm: nn.BatchNorm2d
+    channels: slice
+    generation: int
 
 
-def running_average_factor(norm: nn.BatchNorm2d) -> float:
-    """Counts this batch in ``norm``'s statistics as its forward pass does, and returns the factor
-    of the running averages' update (as ``nn.BatchNorm2d.forward`` computes it)."""
+def begin_batch(norm: nn.BatchNorm2d) -> float:
+    """Counts a forward pass of ``norm`` (once for all its channel groups) and returns the factor
+    of the running averages' update, as ``nn.BatchNorm2d.forward`` counts and computes it."""
+    norm._chain_generation = getattr(norm, '_chain_generation', 0) + 1
     if not (norm.training and norm.track_running_stats):
         return 0.
     if norm.num_batches_tracked is not None:
@@ -34,16 +43,26 @@ def running_average_factor(norm: nn.BatchNorm2d) -> float:
     return norm.momentum
 
 
+def _store(norm: nn.BatchNorm2d, like: torch.Tensor) -> torch.Tensor:
+    """``norm``'s store for the mean and inverse standard deviation of its channels, ``2 x C``,
+    made (again) when it does not exist yet or differs from ``like`` in device or dtype."""
+    store = getattr(norm, '_chain_statistics', None)
+    if store is None or store.device != like.device or store.dtype != like.dtype:
+        store = like.new_empty((2, norm.num_features))
+        norm._chain_statistics = store
+    return store
+
+
 def batch_norm(norm: nn.BatchNorm2d, x: torch.Tensor, weight: Optional[torch.Tensor],
                bias: Optional[torch.Tensor], channels: slice = slice(None),
                update_factor: float = 0.) -> Tuple[torch.Tensor, Optional[BatchStatistics]]:
     """``norm`` on its channels ``channels`` (``x``: ``B x len(channels) x H x W``; ``weight`` and
     ``bias`` already cut to them), with the batch's statistics in training, the running ones
-    otherwise; the running averages are updated by ``update_factor``
-    (:func:`running_average_factor`).
+    otherwise; the running averages are updated by ``update_factor`` (:func:`begin_batch`).
 
     Returns:
-        The output, and the batch's statistics (None when the running ones were used).
+        The output, and where the batch's statistics are kept (None when the running ones were
+        used).
     """
     if not (norm.training or norm.running_mean is None):
         out = F.batch_norm(x, norm.running_mean[channels], norm.running_var[channels], weight,
@@ -56,7 +75,9 @@ def batch_norm(norm: nn.BatchNorm2d, x: torch.Tensor, weight: Optional[torch.Ten
                                                               norm.running_var[channels])
     out, mean, invstd = torch.native_batch_norm(x, weight, bias, *running, True, update_factor,
                                                 norm.eps)
-    return out, BatchStatistics(mean, invstd)
+    store = _store(norm, mean)
+    store[0, channels], store[1, channels] = mean.detach(), invstd.detach()
+    return out, BatchStatistics(norm, channels, getattr(norm, '_chain_generation', 0))
 
 
 class _NormaliseWithStatistics(torch.autograd.Function):
@@ -85,8 +106,11 @@ def replay_batch_norm(norm: nn.BatchNorm2d, x: torch.Tensor, weight: Optional[to
                       bias: Optional[torch.Tensor], statistics: Optional[BatchStatistics],
                       channels: slice = slice(None)) -> torch.Tensor:
     """:func:`batch_norm` again in a replay, without updating the running averages: with the
-    forward pass's ``statistics``, or the running ones where it used those (``statistics`` None).
-    """
+    forward pass's ``statistics`` while ``norm`` still keeps them, else the batch reduced again,
+    or the running statistics where the forward pass used those (``statistics`` None)."""
     if statistics is None:
         return batch_norm(norm, x, weight, bias, channels)[0]
-    return _NormaliseWithStatistics.apply(x, weight, bias, *statistics, norm.eps)
+    if getattr(norm, '_chain_generation', 0) != statistics.generation:
+        return F.batch_norm(x, None, None, weight, bias, True, 0., norm.eps)
+    mean, invstd = norm._chain_statistics[:, channels]
+    return _NormaliseWithStatistics.apply(x, weight, bias, mean, invstd, norm.eps)

@@ -16,8 +16,7 @@ from typing import Callable, List, Optional, Sequence
 import torch
 import torch.nn as nn
 
-from .chain_batch_norm import (BatchStatistics, batch_norm, replay_batch_norm,
-                               running_average_factor)
+from .chain_batch_norm import BatchStatistics, batch_norm, begin_batch, replay_batch_norm
 from .fused_ops import conv2d_like
 from .recomputed_chain import SPLIT_BYTES, ChainEnd, ConvEnd, autocast_state, can_recompute
 
@@ -94,7 +93,7 @@ class ChannelGroupedHiddenEnd(ChainEnd):
 
     def forward(self, x, *tensors):
         norms = (self.ffn.norm1, self.ffn.norm2)
-        update_factors = [running_average_factor(norm) for norm in norms]
+        update_factors = [begin_batch(norm) for norm in norms]
         out = None
         for index, group in enumerate(self.groups):
             hidden_tensors, fc2_tensors = self._cut(tensors, index, group)

@@ -17,7 +17,7 @@ from typing import Callable, List, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn as nn
 
-from .chain_batch_norm import BatchStatistics, batch_norm, replay_batch_norm, running_average_factor
+from .chain_batch_norm import BatchStatistics, batch_norm, begin_batch, replay_batch_norm
 from .fused_ops import conv2d_like
 
 #: A step of a chain: a module, or a function without parameters (a reshape, a permutation).
@@ -90,7 +90,7 @@ def run(op: Op, x: torch.Tensor) -> Tuple[torch.Tensor, Optional[BatchStatistics
     """``op(x)``, and for a BatchNorm the batch statistics it used (see :mod:`.chain_batch_norm`).
     """
     if type(op) is nn.BatchNorm2d:
-        return batch_norm(op, x, op.weight, op.bias, update_factor=running_average_factor(op))
+        return batch_norm(op, x, op.weight, op.bias, update_factor=begin_batch(op))
     return op(x), None
 
 

@@ -1,14 +1,15 @@
 """BatchNorm in a recomputed chain: the replay normalises with the forward pass's batch statistics
 and gives the gradients of PyTorch's training-mode BatchNorm."""
+import copy
+
 import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from mmhrformer.models.layers.chain_batch_norm import (batch_norm, replay_batch_norm,
-                                                       running_average_factor)
-from .test_depthwise_conv_ffn import make_ffn
+from mmhrformer.models.layers.chain_batch_norm import batch_norm, begin_batch, replay_batch_norm
+from .test_depthwise_conv_ffn import make_ffn, one_by_one
 
 
 class CountBatchReductions(TorchDispatchMode):
@@ -54,7 +55,7 @@ def test_running_averages_are_updated_by_the_forward_pass_only():
     norm = nn.BatchNorm2d(4, momentum=0.5)
     x = torch.randn(3, 4, 2, 2) + 2
     _, statistics = batch_norm(norm, x, norm.weight, norm.bias,
-                               update_factor=running_average_factor(norm))
+                               update_factor=begin_batch(norm))
     mean_after_forward = norm.running_mean.clone()
     torch.testing.assert_close(mean_after_forward, 0.5 * x.mean(dim=(0, 2, 3)))
     replay_batch_norm(norm, x.requires_grad_(), norm.weight, norm.bias, statistics)
@@ -89,3 +90,28 @@ def test_one_value_per_channel_is_refused_as_by_pytorch():
     norm = nn.BatchNorm2d(4)
     with pytest.raises(ValueError, match=r'more than 1 value per channel.*\[1, 4, 1, 1\]'):
         batch_norm(norm, torch.randn(1, 4, 1, 1), norm.weight, norm.bias)
+
+
+def test_a_second_forward_pass_before_the_backward_pass_keeps_the_gradients_right():
+    """The store holds the latest forward pass's statistics: the earlier chain's replay reduces its
+    own batch again instead of taking them."""
+    ffn = make_ffn(hidden=32).double().train()
+    reference = copy.deepcopy(ffn)
+    x1, x2 = (torch.randn(2, 8, 6, 5, dtype=torch.double, requires_grad=True) for _ in range(2))
+    loss = (ffn(x1) * 2 + ffn(x2 * 3)).sum()
+    expected = (one_by_one(reference, x1) * 2 + one_by_one(reference, x2 * 3)).sum()
+    params = list(ffn.parameters())
+    got = torch.autograd.grad(loss, [x1, x2, *params])
+    want = torch.autograd.grad(expected, [x1, x2, *reference.parameters()])
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w)
+
+
+def test_each_norm_keeps_its_statistics_in_one_store_across_steps():
+    ffn = make_ffn(hidden=32).train()
+    stores = []
+    for _ in range(2):
+        ffn(torch.randn(2, 8, 6, 5, requires_grad=True)).sum().backward()
+        stores.append([norm._chain_statistics.data_ptr() for norm in (ffn.norm1, ffn.norm2,
+                                                                      ffn.norm3)])
+    assert stores[0] == stores[1]
