@@ -16,24 +16,27 @@ tells a replay whether the store still holds its forward pass's statistics (a se
 of the same module before the backward pass overwrites them), else the replay reduces the batch
 again.
 """
-from typing import NamedTuple, Optional, Tuple
+from typing import Optional
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 
-class BatchStatistics(NamedTuple):
-    """Where a forward pass of ``norm`` left the batch statistics of its ``channels``."""
-    norm: nn.BatchNorm2d
-    channels: slice
-    generation: int
+def generation(norm: nn.BatchNorm2d) -> int:
+    """How many forward passes of ``norm`` :func:`begin_batch` has counted: the statistics in its
+    store are those of that forward pass."""
+    return getattr(norm, '_chain_generation', 0)
+
+
+def _uses_running_statistics(norm: nn.BatchNorm2d) -> bool:
+    return not (norm.training or norm.running_mean is None)
 
 
 def begin_batch(norm: nn.BatchNorm2d) -> float:
     """Counts a forward pass of ``norm`` (once for all its channel groups) and returns the factor
     of the running averages' update, as ``nn.BatchNorm2d.forward`` counts and computes it."""
-    norm._chain_generation = getattr(norm, '_chain_generation', 0) + 1
+    norm._chain_generation = generation(norm) + 1
     if not (norm.training and norm.track_running_stats):
         return 0.
     if norm.num_batches_tracked is not None:
@@ -55,19 +58,14 @@ def _store(norm: nn.BatchNorm2d, like: torch.Tensor) -> torch.Tensor:
 
 def batch_norm(norm: nn.BatchNorm2d, x: torch.Tensor, weight: Optional[torch.Tensor],
                bias: Optional[torch.Tensor], channels: slice = slice(None),
-               update_factor: float = 0.) -> Tuple[torch.Tensor, Optional[BatchStatistics]]:
+               update_factor: float = 0.) -> torch.Tensor:
     """``norm`` on its channels ``channels`` (``x``: ``B x len(channels) x H x W``; ``weight`` and
     ``bias`` already cut to them), with the batch's statistics in training, the running ones
-    otherwise; the running averages are updated by ``update_factor`` (:func:`begin_batch`).
-
-    Returns:
-        The output, and where the batch's statistics are kept (None when the running ones were
-        used).
-    """
-    if not (norm.training or norm.running_mean is None):
-        out = F.batch_norm(x, norm.running_mean[channels], norm.running_var[channels], weight,
-                           bias, False, 0., norm.eps)
-        return out, None
+    otherwise; the running averages are updated by ``update_factor`` (:func:`begin_batch`), the
+    batch's statistics written to ``norm``'s store."""
+    if _uses_running_statistics(norm):
+        return F.batch_norm(x, norm.running_mean[channels], norm.running_var[channels], weight,
+                            bias, False, 0., norm.eps)
     if x.numel() == x.shape[1]:
         raise ValueError('Expected more than 1 value per channel when training, got input size '
                          f'{list(x.shape)}')
@@ -77,7 +75,7 @@ def batch_norm(norm: nn.BatchNorm2d, x: torch.Tensor, weight: Optional[torch.Ten
                                                 norm.eps)
     store = _store(norm, mean)
     store[0, channels], store[1, channels] = mean.detach(), invstd.detach()
-    return out, BatchStatistics(norm, channels, getattr(norm, '_chain_generation', 0))
+    return out
 
 
 class _NormaliseWithStatistics(torch.autograd.Function):
@@ -103,14 +101,15 @@ class _NormaliseWithStatistics(torch.autograd.Function):
 
 
 def replay_batch_norm(norm: nn.BatchNorm2d, x: torch.Tensor, weight: Optional[torch.Tensor],
-                      bias: Optional[torch.Tensor], statistics: Optional[BatchStatistics],
+                      bias: Optional[torch.Tensor], forward_generation: int,
                       channels: slice = slice(None)) -> torch.Tensor:
     """:func:`batch_norm` again in a replay, without updating the running averages: with the
-    forward pass's ``statistics`` while ``norm`` still keeps them, else the batch reduced again,
-    or the running statistics where the forward pass used those (``statistics`` None)."""
-    if statistics is None:
-        return batch_norm(norm, x, weight, bias, channels)[0]
-    if getattr(norm, '_chain_generation', 0) != statistics.generation:
+    running statistics where they are used, else with the batch statistics in ``norm``'s store
+    while it holds those of the forward pass (its :func:`generation` then was
+    ``forward_generation``), else with the batch reduced again."""
+    if _uses_running_statistics(norm):
+        return batch_norm(norm, x, weight, bias, channels)
+    if generation(norm) != forward_generation:
         return F.batch_norm(x, None, None, weight, bias, True, 0., norm.eps)
     mean, invstd = norm._chain_statistics[:, channels]
     return _NormaliseWithStatistics.apply(x, weight, bias, mean, invstd, norm.eps)

@@ -17,7 +17,7 @@ from typing import Callable, List, Optional, Sequence
 import torch
 import torch.nn as nn
 
-from .chain_batch_norm import BatchStatistics, batch_norm, begin_batch, replay_batch_norm
+from .chain_batch_norm import batch_norm, begin_batch, generation, replay_batch_norm
 from .fused_ops import conv2d_like
 from .recomputed_chain import SPLIT_BYTES, ChainEnd, ConvEnd, autocast_state, can_recompute
 
@@ -46,8 +46,9 @@ class ChannelGroupedHiddenEnd(ChainEnd):
         self.groups = [slice(start, min(start + width, hidden))
                        for start in range(0, hidden, width)]
         self.autocast = autocast_state(ffn.fc1.weight.device.type)
-        #: Per group, the batch statistics of norm1 and norm2 in the forward pass.
-        self.statistics: List[List[Optional[BatchStatistics]]] = []
+        self.norms = (ffn.norm1, ffn.norm2)
+        #: The :func:`.generation` of norm1's and norm2's kept batch statistics in the forward pass.
+        self.generations: List[int] = []
 
     @staticmethod
     def supports(ffn: nn.Module) -> bool:
@@ -74,17 +75,6 @@ class ChannelGroupedHiddenEnd(ChainEnd):
         return ffn.act2(norms[1](x, *norm2))
 
     @staticmethod
-    def _kept_batch_norm(norm: nn.BatchNorm2d, group: slice, update_factor: float,
-                         kept: List[Optional[BatchStatistics]], x: torch.Tensor,
-                         weight: Optional[torch.Tensor],
-                         bias: Optional[torch.Tensor]) -> torch.Tensor:
-        """``norm`` on the channels ``group`` (see :func:`.batch_norm`), its batch statistics
-        appended to ``kept``."""
-        out, statistics = batch_norm(norm, x, weight, bias, group, update_factor)
-        kept.append(statistics)
-        return out
-
-    @staticmethod
     def _cut(tensors: HiddenTensors, index: int, group: slice):
         """The hidden tensors cut to ``group``; fc2's weight cut to its input channels ``group``
         and its bias for the first group only (the groups' outputs are added)."""
@@ -93,15 +83,13 @@ class ChannelGroupedHiddenEnd(ChainEnd):
                 [fc2_weight[:, group], fc2_bias if index == 0 else None])
 
     def forward(self, x, *tensors):
-        norms = (self.ffn.norm1, self.ffn.norm2)
-        update_factors = [begin_batch(norm) for norm in norms]
+        update_factors = [begin_batch(norm) for norm in self.norms]
+        self.generations = [generation(norm) for norm in self.norms]
         out = None
         for index, group in enumerate(self.groups):
             hidden_tensors, fc2_tensors = self._cut(tensors, index, group)
-            kept = []
-            self.statistics.append(kept)
-            group_norms = [partial(self._kept_batch_norm, norm, group, factor, kept)
-                           for norm, factor in zip(norms, update_factors)]
+            group_norms = [partial(batch_norm, norm, channels=group, update_factor=factor)
+                           for norm, factor in zip(self.norms, update_factors)]
             part = self.fc2.forward(self._hidden(x, hidden_tensors, group_norms), *fc2_tensors)
             out = part if out is None else out.add_(part)
         return out
@@ -117,9 +105,9 @@ class ChannelGroupedHiddenEnd(ChainEnd):
                 leaves = [None if t is None else t.detach().requires_grad_(needed)
                           for t, needed in zip(hidden_tensors, needs_grad)]
                 replayed_norms = [
-                    partial(replay_batch_norm, norm, statistics=statistics, channels=group)
-                    for norm, statistics in zip((self.ffn.norm1, self.ffn.norm2),
-                                                self.statistics[index])]
+                    partial(replay_batch_norm, norm, forward_generation=norm_generation,
+                            channels=group)
+                    for norm, norm_generation in zip(self.norms, self.generations)]
                 hidden = self._hidden(inputs, leaves, replayed_norms)
             grad_hidden, grad_fc2_weight, grad_fc2_bias = self.fc2.backward(
                 grad_y, hidden.detach(), fc2_tensors, needs_grad[-2:])

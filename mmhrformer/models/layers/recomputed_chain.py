@@ -17,7 +17,7 @@ from typing import Callable, List, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn as nn
 
-from .chain_batch_norm import BatchStatistics, batch_norm, begin_batch, replay_batch_norm
+from .chain_batch_norm import batch_norm, begin_batch, generation, replay_batch_norm
 from .fused_ops import conv2d_like
 
 #: A step of a chain: a module, or a function without parameters (a reshape, a permutation).
@@ -86,19 +86,20 @@ def autocast_state(device_type: str) -> dict:
                 dtype=torch.get_autocast_dtype(device_type))
 
 
-def run(op: Op, x: torch.Tensor) -> Tuple[torch.Tensor, Optional[BatchStatistics]]:
-    """``op(x)``, and for a BatchNorm the batch statistics it used (see :mod:`.chain_batch_norm`).
-    """
+def run(op: Op, x: torch.Tensor) -> Tuple[torch.Tensor, Optional[int]]:
+    """``op(x)``, and for a BatchNorm the :func:`.generation` of the batch statistics it kept."""
     if type(op) is nn.BatchNorm2d:
-        return batch_norm(op, x, op.weight, op.bias, update_factor=begin_batch(op))
+        update_factor = begin_batch(op)
+        return batch_norm(op, x, op.weight, op.bias, update_factor=update_factor), generation(op)
     return op(x), None
 
 
-def replay(op: Op, x: torch.Tensor, statistics: Optional[BatchStatistics]) -> torch.Tensor:
-    """``op(x)`` again, without its side effects: a BatchNorm normalises with the ``statistics``
-    that :func:`run` returned and does not update its running averages a second time."""
+def replay(op: Op, x: torch.Tensor, forward_generation: Optional[int]) -> torch.Tensor:
+    """``op(x)`` again, without its side effects: a BatchNorm normalises with the statistics it
+    kept in the forward pass whose generation :func:`run` returned, and does not update its
+    running averages a second time."""
     if type(op) is nn.BatchNorm2d:
-        return replay_batch_norm(op, x, op.weight, op.bias, statistics)
+        return replay_batch_norm(op, x, op.weight, op.bias, forward_generation)
     return op(x)
 
 
@@ -128,10 +129,10 @@ class RecomputedChain(torch.autograd.Function):
         ctx.cheap, ctx.last, ctx.cheap_params = cheap, last, parameters_of(cheap)
         ctx.autocast = autocast_state(x.device.type)
         ctx.save_for_backward(x, *tensors)
-        ctx.statistics = []
+        ctx.generations = []
         for op in cheap:
-            x, statistics = run(op, x)
-            ctx.statistics.append(statistics)
+            x, op_generation = run(op, x)
+            ctx.generations.append(op_generation)
         return x if last is None else last.forward(x, *tensors[len(ctx.cheap_params):])
 
     @staticmethod
@@ -142,8 +143,8 @@ class RecomputedChain(torch.autograd.Function):
         with torch.enable_grad(), torch.autocast(**ctx.autocast):
             inputs = x.detach().requires_grad_()
             hidden = inputs
-            for op, statistics in zip(ctx.cheap, ctx.statistics):
-                hidden = replay(op, hidden, statistics)
+            for op, op_generation in zip(ctx.cheap, ctx.generations):
+                hidden = replay(op, hidden, op_generation)
         last_grads = []
         if ctx.last is not None:
             grad_y, *last_grads = ctx.last.backward(

@@ -8,7 +8,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from mmhrformer.models.layers.chain_batch_norm import batch_norm, begin_batch, replay_batch_norm
+from mmhrformer.models.layers.chain_batch_norm import (batch_norm, begin_batch, generation,
+                                                       replay_batch_norm)
 from .test_depthwise_conv_ffn import make_ffn, one_by_one
 
 
@@ -38,9 +39,9 @@ def test_replay_gives_the_output_and_gradients_of_the_training_batch_norm(affine
     expected = F.batch_norm(x.requires_grad_(), None, None, norm.weight, norm.bias, True, 0.,
                             norm.eps)
     with torch.no_grad():
-        out, statistics = batch_norm(norm, x, norm.weight, norm.bias)
+        out = batch_norm(norm, x, norm.weight, norm.bias)
     inputs = x.detach().requires_grad_()
-    replayed = replay_batch_norm(norm, inputs, norm.weight, norm.bias, statistics)
+    replayed = replay_batch_norm(norm, inputs, norm.weight, norm.bias, generation(norm))
     torch.testing.assert_close(out, expected)
     torch.testing.assert_close(replayed, expected)
     grad = torch.randn_like(expected)
@@ -54,11 +55,10 @@ def test_replay_gives_the_output_and_gradients_of_the_training_batch_norm(affine
 def test_running_averages_are_updated_by_the_forward_pass_only():
     norm = nn.BatchNorm2d(4, momentum=0.5)
     x = torch.randn(3, 4, 2, 2) + 2
-    _, statistics = batch_norm(norm, x, norm.weight, norm.bias,
-                               update_factor=begin_batch(norm))
+    batch_norm(norm, x, norm.weight, norm.bias, update_factor=begin_batch(norm))
     mean_after_forward = norm.running_mean.clone()
     torch.testing.assert_close(mean_after_forward, 0.5 * x.mean(dim=(0, 2, 3)))
-    replay_batch_norm(norm, x.requires_grad_(), norm.weight, norm.bias, statistics)
+    replay_batch_norm(norm, x.requires_grad_(), norm.weight, norm.bias, generation(norm))
     assert torch.equal(norm.running_mean, mean_after_forward)
     assert norm.num_batches_tracked.item() == 1
 
@@ -80,8 +80,9 @@ def test_a_training_step_of_the_ffn_reduces_each_batch_once(split):
 def test_bf16_maps_are_replayed_in_bf16():
     norm = nn.BatchNorm2d(4)
     x = torch.randn(2, 4, 3, 3).bfloat16()
-    out, statistics = batch_norm(norm, x, norm.weight, norm.bias)
-    replayed = replay_batch_norm(norm, x.requires_grad_(), norm.weight, norm.bias, statistics)
+    out = batch_norm(norm, x, norm.weight, norm.bias)
+    replayed = replay_batch_norm(norm, x.requires_grad_(), norm.weight, norm.bias,
+                                 generation(norm))
     assert out.dtype == replayed.dtype == torch.bfloat16
     torch.testing.assert_close(replayed, out)
 
