@@ -18,14 +18,19 @@ import torch.nn.functional as F
 
 from .channels_last_gelu import ChannelsLastGELU
 
-_POINTWISE = (getattr(torch.ops.mkldnn, '_convolution_pointwise', None)
-              if torch.backends.mkldnn.is_available() else None)
+
+def _onednn_op(name: str):
+    """PyTorch's oneDNN op ``name``, or None in a build without it."""
+    return (getattr(torch.ops.mkldnn, name, None) if torch.backends.mkldnn.is_available()
+            else None)
+
+
+_POINTWISE = _onednn_op('_convolution_pointwise')
 #: oneDNN's convolution with an activation post-op, and with a sum then an activation.
 _FUSED_CONV = None if _POINTWISE is None else _POINTWISE.default
 _FUSED_CONV_ADD = None if _POINTWISE is None else _POINTWISE.binary
 #: oneDNN's matrix product with the bias added to its output as it is written.
-_FUSED_LINEAR = (getattr(torch.ops.mkldnn, '_linear_pointwise', None)
-                 if torch.backends.mkldnn.is_available() else None)
+_FUSED_LINEAR = _onednn_op('_linear_pointwise')
 
 
 def onednn_activation(act: nn.Module) -> Optional[Tuple[str, Optional[str]]]:
