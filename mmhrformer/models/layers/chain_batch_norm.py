@@ -5,7 +5,9 @@ normalises; on the CPU the reduction takes about three quarters of the time (a c
 ``8 x 78 x 64 x 48`` map: 1.3 ms against 0.3 ms for the normalisation alone, measured). The
 forward pass of a chain (:mod:`.recomputed_chain`) keeps those statistics, so the replay in the
 backward pass only normalises, and its backward pass uses the statistics as PyTorch's own
-BatchNorm backward does: the gradients account for the batch statistics' dependence on the input.
+BatchNorm backward does: the gradients account for the batch statistics' dependence on the input
+(on channels-last maps of some channel counts computed over folded rows, see
+:mod:`.channels_last_batch_norm`).
 The replayed output equals the forward pass's up to rounding (one multiply-add per element).
 
 Where the statistics are kept matters for memory: two small tensors per BatchNorm made at every
@@ -21,6 +23,8 @@ from typing import Optional
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from .channels_last_batch_norm import batch_norm_backward
 
 
 def generation(norm: nn.BatchNorm2d) -> int:
@@ -95,8 +99,8 @@ class _NormaliseWithStatistics(torch.autograd.Function):
         x, weight, mean, invstd = ctx.saved_tensors
         mask = [ctx.needs_input_grad[0], weight is not None and ctx.needs_input_grad[1],
                 ctx.needs_input_grad[2]]
-        grad_x, grad_weight, grad_bias = torch.ops.aten.native_batch_norm_backward(
-            grad_out, x, weight, None, None, mean, invstd, True, ctx.eps, mask)
+        grad_x, grad_weight, grad_bias = batch_norm_backward(grad_out, x, weight, mean, invstd,
+                                                             ctx.eps, mask)
         return grad_x, grad_weight, grad_bias, None, None, None
 
 

@@ -10,21 +10,31 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from mmhrformer.models.layers.chain_batch_norm import (batch_norm, begin_batch, generation,
                                                        replay_batch_norm)
+from mmhrformer.models.layers.channels_last_batch_norm import rows_per_fold
 from .test_depthwise_conv_ffn import make_ffn, one_by_one
 
 
-class CountBatchReductions(TorchDispatchMode):
-    """Counts the forward BatchNorm kernels (each reduces its input to the batch's statistics)."""
+class CountKernels(TorchDispatchMode):
+    """Counts the kernel calls ``(name, args)`` for which ``counts`` is true."""
 
-    def __init__(self):
+    def __init__(self, counts):
         super().__init__()
+        self.counts = counts
         self.count = 0
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        name = func.overloadpacket.__name__
-        if 'batch_norm' in name and 'backward' not in name:
-            self.count += 1
+        self.count += bool(self.counts(func.overloadpacket.__name__, args))
         return func(*args, **(kwargs or {}))
+
+
+def batch_reductions():
+    """Counts the forward BatchNorm kernels (each reduces its input to the batch's statistics)."""
+    return CountKernels(lambda name, args: 'batch_norm' in name and 'backward' not in name)
+
+
+def training_backward_kernels():
+    """Counts PyTorch's training-mode BatchNorm backward kernels."""
+    return CountKernels(lambda name, args: name == 'native_batch_norm_backward' and args[7])
 
 
 @pytest.mark.parametrize('affine', [True, False])
@@ -52,6 +62,29 @@ def test_replay_gives_the_output_and_gradients_of_the_training_batch_norm(affine
         torch.testing.assert_close(g, w)
 
 
+def test_a_channels_last_replay_of_a_channel_count_off_the_vector_width_gives_the_gradients():
+    """78 channels, channels-last float32: the backward pass runs on folded rows."""
+    torch.manual_seed(0)
+    norm = nn.BatchNorm2d(78)
+    nn.init.uniform_(norm.weight, 0.5, 1.5)
+    x = (torch.randn(2, 78, 32, 24) * 2 + 1).contiguous(memory_format=torch.channels_last)
+    assert rows_per_fold(x) > 1
+    with torch.no_grad():
+        batch_norm(norm, x, norm.weight, norm.bias)
+    inputs = x.clone().requires_grad_()
+    replayed = replay_batch_norm(norm, inputs, norm.weight, norm.bias, generation(norm))
+    grad = torch.randn_like(x)
+    with training_backward_kernels() as kernels:
+        got = torch.autograd.grad(replayed, [inputs, norm.weight, norm.bias], grad)
+    assert kernels.count == 0
+    reference = nn.BatchNorm2d(78).double()
+    reference.load_state_dict(norm.state_dict())
+    x64 = x.double().requires_grad_()
+    want = torch.autograd.grad(reference(x64), [x64, *reference.parameters()], grad.double())
+    for g, w in zip(got, want):
+        assert (g.double() - w).abs().max() <= 1e-5 * w.abs().max()
+
+
 def test_running_averages_are_updated_by_the_forward_pass_only():
     norm = nn.BatchNorm2d(4, momentum=0.5)
     x = torch.randn(3, 4, 2, 2) + 2
@@ -68,9 +101,9 @@ def test_a_training_step_of_the_ffn_reduces_each_batch_once(split):
     """
     ffn = make_ffn(hidden=32).train()
     x = torch.randn(2, 8, 6, 5, requires_grad=True)
-    with CountBatchReductions() as forward:
+    with batch_reductions() as forward:
         out = ffn(x)
-    with CountBatchReductions() as backward:
+    with batch_reductions() as backward:
         out.sum().backward()
     groups = 4 if split else 1
     assert forward.count == 2 * groups + 1
