@@ -25,10 +25,10 @@ MIN_ROWS = 1024
 
 
 def rows_per_fold(x: torch.Tensor) -> int:
-    """How many rows (pixels) of the channels-last float32 map ``x`` (``B x C x H x W``) to view as
-    one so that a row holds whole vectors: 4, 8 or 16 where the channels are not a multiple of 8,
+    """How many rows (pixels) of the channels-last float32 CPU map ``x`` (``B x C x H x W``) to view
+    as one so that a row holds whole vectors: 4, 8 or 16 where the channels are not a multiple of 8,
     the rows at least :data:`MIN_ROWS` and a multiple of the fold, else 1 (run PyTorch's kernel)."""
-    if (x.dim() != 4 or x.dtype != torch.float32
+    if (x.dim() != 4 or x.dtype != torch.float32 or x.device.type != 'cpu'
             or not x.is_contiguous(memory_format=torch.channels_last) or x.is_contiguous()):
         return 1
     fold, rows = VECTOR_FLOATS // math.gcd(x.shape[1], VECTOR_FLOATS), x.numel() // x.shape[1]

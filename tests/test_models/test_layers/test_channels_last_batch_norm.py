@@ -24,6 +24,7 @@ def test_maps_the_plain_kernel_runs_as_well_are_not_folded():
     x = channels_last_map(78)
     assert rows_per_fold(x.contiguous()) == 1  # channels-first
     assert rows_per_fold(x.double()) == 1
+    assert rows_per_fold(x.to('meta')) == 1  # the vector widths are the CPU's
     small = channels_last_map(78, height=8, width=6)
     assert small.numel() // small.shape[1] < MIN_ROWS and rows_per_fold(small) == 1
     odd_rows = channels_last_map(78, height=33, width=31, batch=1)
