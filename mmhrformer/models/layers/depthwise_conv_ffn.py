@@ -29,18 +29,18 @@ class DepthwiseConvFFN(Sequential):
     -> 1x1 conv (hidden -> C) -> norm -> act, on a ``B x C x H x W`` map.
 
     The depth-wise convolution is what exchanges information between neighbouring windows of the
-    attention. The convolutions keep their biases, as in the official model, so that its
-    checkpoints load as they are. In training, the maps up to ``fc2`` (``fc1``'s output
-    included) are recomputed in the backward pass from the FFN's input, those after ``fc2`` from
-    ``fc2``'s output, instead of being kept (see :mod:`.recomputed_chain`): with BatchNorm this
-    keeps ``2 * C`` channels per pixel instead of ``26 * C``, and gives the same gradients. With
-    plain BatchNorms a large hidden map is made a group of ``C`` channels at a time, so that no
-    map wider than ``C`` is made (see :mod:`.channel_grouped_hidden`). A ``pre_norm`` given to
-    :meth:`forward` (the block's layer norm) joins the recomputed part, so that its output is not
-    kept either. When the norms use their running statistics (inference), each is folded into its
-    convolution (:mod:`.batch_norm_folding`) and, on the CPU, the activation is applied by the
-    convolution's kernel (:mod:`.fused_ops`); a batch whose hidden map would take
-    ``SPLIT_BYTES`` or more then runs a few samples at a time (see :meth:`_inference`).
+    attention. The convolutions keep their biases, as in the official model, so that its checkpoints
+    load as they are. In training, the maps up to ``fc2`` (``fc1``'s output included) are recomputed
+    in the backward pass from the FFN's input, those after ``fc2`` from ``fc2``'s output, instead of
+    being kept (see :mod:`.recomputed_chain`): with BatchNorm this keeps ``2 * C`` channels per
+    pixel instead of ``26 * C``, and gives the same gradients. With plain BatchNorms a large hidden
+    map is made a group of ``2 * C`` channels at a time, so that no map wider than ``2 * C`` is made
+    (see :mod:`.channel_grouped_hidden`). A ``pre_norm`` given to :meth:`forward` (the block's layer
+    norm) joins the recomputed part, so that its output is not kept either. When the norms use their
+    running statistics (inference), each is folded into its convolution (:mod:`.batch_norm_folding`)
+    and, on the CPU, the activation is applied by the convolution's kernel (:mod:`.fused_ops`); a
+    batch whose hidden map would take ``SPLIT_BYTES`` or more then runs a few samples at a time (see
+    :meth:`_inference`).
 
     Args:
         in_channels: ``C``.

@@ -24,11 +24,11 @@ from .fused_ops import conv2d_like
 Op = Union[nn.Module, Callable[[torch.Tensor], torch.Tensor]]
 
 #: A chain end makes a wide tensor it frees again (the FFN's hidden map, the attention's packed
-#: query/key/value) in parts no wider than its input when the whole would take at least this many
-#: bytes. glibc's allocator keeps freed memory for reuse, and a large tensor made and freed in
-#: every block leaves holes that the narrower maps made next fill only in part, so its heap grows
-#: (HRFormer-B, batch 8 at 256x192: training peak RSS about 1 GB lower, measured). Below this
-#: size the holes matter little, and the extra ops of the parts cost more time than they save
+#: query/key/value) in parts no wider than its input (the FFN: twice) when the whole would take at
+#: least this many bytes. glibc's allocator keeps freed memory for reuse, and a large tensor made
+#: and freed in every block leaves holes that the narrower maps made next fill only in part, so its
+#: heap grows (HRFormer-B, batch 8 at 256x192: training peak RSS about 1 GB lower, measured). Below
+#: this size the holes matter little, and the extra ops of the parts cost more time than they save
 #: memory (HRFormer-S's training step was about 10% slower with every such tensor cut, measured).
 #: The FFN's inference makes its hidden map in parts from the same size (see DepthwiseConvFFN).
 SPLIT_BYTES = 8 * 2**20

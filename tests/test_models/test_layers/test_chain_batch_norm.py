@@ -105,7 +105,7 @@ def test_a_training_step_of_the_ffn_reduces_each_batch_once(split):
         out = ffn(x)
     with batch_reductions() as backward:
         out.sum().backward()
-    groups = 4 if split else 1
+    groups = 2 if split else 1
     assert forward.count == 2 * groups + 1
     assert backward.count == 0
 
