@@ -7,8 +7,8 @@ forward pass of a chain (:mod:`.recomputed_chain`) keeps those statistics, so th
 backward pass only normalises, and its backward pass uses the statistics as PyTorch's own
 BatchNorm backward does: the gradients account for the batch statistics' dependence on the input
 (on channels-last maps of some channel counts computed over folded rows, see
-:mod:`.channels_last_batch_norm`).
-The replayed output equals the forward pass's up to rounding (one multiply-add per element).
+:mod:`.channels_last_batch_norm`). The replayed output equals the forward pass's up to rounding
+(one multiply-add per element).
 
 Where the statistics are kept matters for memory: two small tensors per BatchNorm made at every
 step and kept until its backward pass sit between the large maps in glibc's heap and keep the holes

@@ -8,9 +8,8 @@ the groups' ``fc2`` outputs, in the forward pass and in the backward pass, which
 at a time from the chain's input. So, when the hidden map is large
 (:data:`.recomputed_chain.SPLIT_BYTES`), no tensor it makes is wider than twice the block's map;
 glibc's heap then reuses the holes that freed maps leave instead of growing for the next wide map.
-The replay normalises with the batch statistics
-of the forward pass (:mod:`.chain_batch_norm`). Results equal those of the whole-width ops up to
-the order of the sums in ``fc2`` and rounding.
+The replay normalises with the batch statistics of the forward pass (:mod:`.chain_batch_norm`).
+Results equal those of the whole-width ops up to the order of the sums in ``fc2`` and rounding.
 """
 from functools import partial
 from typing import Callable, List, Optional, Sequence
