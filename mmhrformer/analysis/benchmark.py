@@ -25,14 +25,16 @@ By default glibc hands the free memory at the top of its heap back to the system
 twice the largest block it has mapped (up to 64 MB), and the next step gets it back page by page,
 each page a fault that the kernel zeroes. A model that keeps little for backward leaves its heap's
 top free after every step and pays this at every step (batch 8, 256x192, measured: HRFormer-S
-21,000-126,000 page faults per step, HRNet-W32 77,000-121,000, mmpose's HRFormer-S, whose 4 GB heap
-stays in use, none). The second setting is what an allocator that keeps its memory (jemalloc and
-tcmalloc, which PyTorch's CPU tuning guide recommends) gives every model alike.
+21,000-370,000 page faults per step, HRNet-W32 77,000-121,000, mmpose's HRFormer-S, whose 4 GB heap
+stays in use, none); the report gives the median count of a step beside its time. The second
+setting is what an allocator that keeps its memory (jemalloc and tcmalloc, which PyTorch's CPU
+tuning guide recommends) gives every model alike.
 """
 import argparse
 import json
 import multiprocessing
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -153,11 +155,13 @@ def median_times(runner: Runner, steps: Dict[str, Callable[[], None]], warmup: i
 def measure_timings(names: Sequence[str], sizes: Sequence[Size], batch: int, runner: Runner,
                     warmup: int = 1, repeats: int = 5) -> Dict[str, dict]:
     """Parameters, FLOPs (batch 1, per size), latency at batch 1 (per size), and at the first
-    size: seconds per batch of ``batch`` in inference and per training step.
+    size: seconds per batch of ``batch`` in inference and per training step (and the step's
+    minor page faults).
 
-    Returns ``{name: {'params', 'flops': [...], 'latency': [...], 'batch_time', 'train_step'}}``,
-    lists in the order of ``sizes``; on the CPU also ``'batch_time_kept_heap'`` and
-    ``'train_step_kept_heap'``, inference and the training step under :data:`KEPT_HEAP_ENV`.
+    Returns ``{name: {'params', 'flops': [...], 'latency': [...], 'batch_time', 'train_step',
+    'train_step_page_faults'}}``, lists in the order of ``sizes``; on the CPU also
+    ``'batch_time_kept_heap'``, ``'train_step_kept_heap'`` and
+    ``'train_step_kept_heap_page_faults'``, under :data:`KEPT_HEAP_ENV`.
     """
     models = {name: build_backbone(name).to(runner.device) for name in names}
     results = {name: dict(params=sum(p.numel() for p in model.parameters()), flops=[],
@@ -183,9 +187,10 @@ def measure_timings(names: Sequence[str], sizes: Sequence[Size], batch: int, run
         settings['train_step_kept_heap'] = KEPT_HEAP_ENV
     for key, env in settings.items():
         for group in _baseline_groups(names):
-            for name, seconds in median_train_step_times(group, sizes[0], batch, runner, warmup,
-                                                         repeats, env).items():
+            trained = median_train_steps(group, sizes[0], batch, runner, warmup, repeats, env)
+            for name, (seconds, faults) in trained.items():
                 results[name][key] = seconds
+                results[name][f'{key}_page_faults'] = faults
     return results
 
 
@@ -197,15 +202,24 @@ def _baseline_groups(names: Sequence[str]) -> List[List[str]]:
     return list(groups.values())
 
 
+def _minor_page_faults() -> int:
+    """Page faults of this process so far that the kernel served without reading a disk: on a
+    heap handed back to the system, one per 4 KB page taken back."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 def _train_step_worker(connection, name: str, size: Size, batch: int, device: str,
                        dtype: str) -> None:
     """Builds model ``name`` and times one training step each time it is asked to (a message
-    True), until it is told to stop (False); answers with the seconds."""
+    True), until it is told to stop (False); answers with the seconds and the minor page faults
+    of the step."""
     import mmpose.models  # noqa: F401  (every model's process holds the same libraries)
     runner = Runner(device, dtype)
     step = runner.train(build_backbone(name).to(device), runner.images(batch, size))
     while connection.recv():
-        connection.send(runner.time(step))
+        faults = _minor_page_faults()
+        seconds = runner.time(step)
+        connection.send((seconds, _minor_page_faults() - faults))
 
 
 def _batch_time_worker(connection, names: Sequence[str], size: Size, batch: int, device: str,
@@ -273,25 +287,26 @@ def _environment(env: Optional[Dict[str, str]]):
                 os.environ[key] = value
 
 
-def median_train_step_times(names: Sequence[str], size: Size, batch: int, runner: Runner,
-                            warmup: int, repeats: int,
-                            env: Optional[Dict[str, str]] = None) -> Dict[str, float]:
-    """Median seconds of a training step of each model, each in a fresh process of its own
-    (started with ``spawn``: nothing inherited from this one, ``env`` added to its environment),
-    the models taking turns."""
+def median_train_steps(names: Sequence[str], size: Size, batch: int, runner: Runner,
+                       warmup: int, repeats: int,
+                       env: Optional[Dict[str, str]] = None) -> Dict[str, Tuple[float, float]]:
+    """Median seconds and median minor page faults of a training step of each model, each in a
+    fresh process of its own (started with ``spawn``: nothing inherited from this one, ``env``
+    added to its environment), the models taking turns."""
     connections, processes = {}, []
     try:
         for name in names:
             connections[name], process = _start_worker(_train_step_worker, (
                 name, size, batch, runner.device, runner.dtype), env)
             processes.append(process)
-        times = {name: [] for name in names}
+        steps = {name: [] for name in names}
         for repetition in range(warmup + repeats):
             for (name, connection), process in zip(connections.items(), processes):
-                seconds = _answer(connection, process, f'the training step of {name}', True)
+                answer = _answer(connection, process, f'the training step of {name}', True)
                 if repetition >= warmup:
-                    times[name].append(seconds)
-        return {name: statistics.median(values) for name, values in times.items()}
+                    steps[name].append(answer)
+        return {name: tuple(statistics.median(column) for column in zip(*answers))
+                for name, answers in steps.items()}
     finally:
         for connection, process in zip(connections.values(), processes):
             if process.is_alive():

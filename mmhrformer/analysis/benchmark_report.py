@@ -16,10 +16,11 @@ def summary_table(timings: Dict[str, dict], memory: Dict[str, Dict[str, float]],
     this one's (above 1: this one is faster), memory ratios this one's over the other's."""
     lines = [
         f'| model | params (M) | GFLOPs | latency bs1 (ms) | throughput bs{batch} (img/s) | '
-        f'train step bs{batch} (ms) | peak mem train (MB) | peak mem train, unpooled (MB) | '
-        f'peak mem infer (MB) | bs{batch} speed vs mmpose port | bs{batch} speed vs HRNet | '
-        'train step vs mmpose port | train mem vs HRNet | train mem vs HRNet, unpooled |',
-        '| --- ' * 14 + '|']
+        f'train step bs{batch} (ms) | page faults per train step | peak mem train (MB) | '
+        f'peak mem train, unpooled (MB) | peak mem infer (MB) | bs{batch} speed vs mmpose port | '
+        f'bs{batch} speed vs HRNet | train step vs mmpose port | train mem vs HRNet | '
+        'train mem vs HRNet, unpooled |',
+        '| --- ' * 15 + '|']
     for name, result in timings.items():
         spec = MODELS[name]
         port = f'mmpose {name}' if spec.family == 'ours' else None
@@ -27,7 +28,7 @@ def summary_table(timings: Dict[str, dict], memory: Dict[str, Dict[str, float]],
         mem = memory.get(name, {})
         cells = [name, f"{result['params'] / 1e6:.2f}", f"{result['flops'][0] / 1e9:.2f}",
                  f"{result['latency'][0] * 1e3:.1f}", f"{batch / result['batch_time']:.1f}",
-                 f"{result['train_step'] * 1e3:.0f}",
+                 f"{result['train_step'] * 1e3:.0f}", f"{result['train_step_page_faults']:.0f}",
                  *(f'{mem[key]:.0f}' if key in mem else '-'
                    for key in ('train', 'train_unpooled', 'infer'))]
         for other, key in ((port, 'batch_time'), (hrnet, 'batch_time'), (port, 'train_step')):
@@ -46,9 +47,10 @@ def kept_heap_table(timings: Dict[str, dict], memory: Dict[str, Dict[str, float]
     ratios as in :func:`summary_table`."""
     lines = [f'| model | throughput bs{batch} (img/s) | bs{batch} speed vs mmpose port | '
              f'bs{batch} speed vs mmpose port, glibc default | train step bs{batch} (ms) | '
-             'train step vs mmpose port | train step vs mmpose port, glibc default | '
-             'peak mem train (MB) | train mem vs HRNet |',
-             '| --- ' * 9 + '|']
+             'page faults per train step | train step vs mmpose port | '
+             'train step vs mmpose port, glibc default | peak mem train (MB) | '
+             'train mem vs HRNet |',
+             '| --- ' * 10 + '|']
     for name, result in timings.items():
         spec = MODELS[name]
         port = timings.get(f'mmpose {name}') if spec.family == 'ours' else None
@@ -57,7 +59,8 @@ def kept_heap_table(timings: Dict[str, dict], memory: Dict[str, Dict[str, float]
                              for key in (f'{measure}_kept_heap', measure)]
                             for measure in ('batch_time', 'train_step')]
         cells = [name, f"{batch / result['batch_time_kept_heap']:.1f}", *kept_and_default[0],
-                 f"{result['train_step_kept_heap'] * 1e3:.0f}", *kept_and_default[1],
+                 f"{result['train_step_kept_heap'] * 1e3:.0f}",
+                 f"{result['train_step_kept_heap_page_faults']:.0f}", *kept_and_default[1],
                  f"{mem['train_kept_heap']:.0f}" if 'train_kept_heap' in mem else '-',
                  _ratio(mem['train_kept_heap'], hrnet_mem['train_kept_heap'])
                  if 'train_kept_heap' in mem and 'train_kept_heap' in hrnet_mem else '-']

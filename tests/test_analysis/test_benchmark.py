@@ -1,4 +1,5 @@
 """The benchmark runs end to end on small inputs and reports what it measured."""
+import mmap
 import os
 import subprocess
 import sys
@@ -6,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mmhrformer.analysis.benchmark import (KEPT_HEAP_ENV, Runner, measure_peak_memory,
-                                           measure_timings)
+from mmhrformer.analysis.benchmark import (KEPT_HEAP_ENV, Runner, _minor_page_faults,
+                                           measure_peak_memory, measure_timings)
 from mmhrformer.analysis.benchmark_models import build_backbone
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,6 +42,8 @@ def test_timings_and_memory_cover_every_model_and_size():
         assert result['flops'][1] > result['flops'][0] > 0
         assert result['batch_time'] > 0 and result['batch_time_kept_heap'] > 0
         assert result['train_step'] > 0 and result['train_step_kept_heap'] > 0
+        assert result['train_step_page_faults'] >= 0
+        assert result['train_step_kept_heap_page_faults'] >= 0
     memory = measure_peak_memory(['HRFormer-T'], sizes[0], 2, Runner())
     assert set(memory['HRFormer-T']) == {'train', 'train_unpooled', 'train_kept_heap', 'infer'}
     for figure in memory['HRFormer-T'].values():
@@ -56,6 +59,7 @@ def test_command_writes_the_table_and_the_plot(tmp_path):
     assert '| HRFormer-T | 2.52 |' in table
     assert 'speed vs mmpose port' in table and 'How FLOPs are counted' in table
     assert 'With glibc keeping its heap' in table
+    assert table.count('page faults per train step') == 2  # as glibc comes, and the heap kept
     assert (tmp_path / 'benchmark.png').stat().st_size > 10_000
 
 
@@ -91,3 +95,15 @@ def test_kept_heap_setting_spares_the_page_faults_of_a_heap_handed_back():
     kept = _faults_per_round(KEPT_HEAP_ENV)
     assert min(as_it_comes[1:]) > 15_000
     assert kept[0] > 15_000 and max(kept[1:]) < 500
+
+
+def test_page_fault_count_sees_fresh_pages_taken():
+    """The count the report gives per training step: writing 16 MB of freshly mapped memory
+    faults in its 4096 pages of 4 KB (fewer only where the kernel maps larger pages)."""
+    size = 16 * 2**20
+    region = mmap.mmap(-1, size)
+    before = _minor_page_faults()
+    for page in range(0, size, 4096):
+        region[page] = 1
+    assert _minor_page_faults() - before >= size // 2**21  # at least one per 2 MB page
+    region.close()
