@@ -25,7 +25,7 @@ By default glibc hands the free memory at the top of its heap back to the system
 twice the largest block it has mapped (up to 64 MB), and the next step gets it back page by page,
 each page a fault that the kernel zeroes. A model that keeps little for backward leaves its heap's
 top free after every step and pays this at every step (batch 8, 256x192, measured: HRFormer-S
-21,000-370,000 page faults per step, HRNet-W32 77,000-121,000, mmpose's HRFormer-S, whose 4 GB heap
+6,000-374,000 page faults per step, HRNet-W32 77,000-121,000, mmpose's HRFormer-S, whose 4 GB heap
 stays in use, none); the report gives the median count of a step beside its time. The second
 setting is what an allocator that keeps its memory (jemalloc and tcmalloc, which PyTorch's CPU
 tuning guide recommends) gives every model alike.
