@@ -17,6 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .channels_last_gelu import ChannelsLastGELU
+from .tracing import traced_or_compiled
 
 
 def _onednn_op(name: str):
@@ -40,12 +41,6 @@ def onednn_activation(act: nn.Module) -> Optional[Tuple[str, Optional[str]]]:
     if type(act) in (nn.GELU, ChannelsLastGELU):
         return 'gelu', act.approximate  # 'none' (erf) or 'tanh', PyTorch's names
     return None
-
-
-def traced_or_compiled() -> bool:
-    """Whether a tracer (FLOP counting, export) or ``torch.compile`` is recording the ops: they
-    should see the plain ops (the compiler makes these fusions itself)."""
-    return torch.compiler.is_compiling() or torch.jit.is_tracing() or torch.jit.is_scripting()
 
 
 def _fusable(*tensors: Optional[torch.Tensor]) -> bool:

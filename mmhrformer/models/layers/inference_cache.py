@@ -15,7 +15,7 @@ from typing import Any, Callable, Sequence, TypeVar
 import torch
 import torch.nn as nn
 
-from .fused_ops import traced_or_compiled
+from .tracing import traced_or_compiled
 
 Derived = TypeVar('Derived')
 

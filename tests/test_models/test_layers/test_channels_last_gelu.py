@@ -48,3 +48,13 @@ def test_ffn_builds_it_for_gelu_only():
     assert type(build_ffn_activation(dict(type='ReLU'))) is nn.ReLU
     ffn = DepthwiseConvFFN(4, 8)
     assert all(type(act) is ChannelsLastGELU for act in (ffn.act1, ffn.act2, ffn.act3))
+
+
+def test_traced_as_the_plain_gelu():
+    """Tracers get ``aten::gelu`` on the map itself, with no transposes around it that would
+    keep a graph compiler from fusing it into the op before it."""
+    x = torch.randn(2, 5, 4, 3).contiguous(memory_format=torch.channels_last)
+    traced = torch.jit.trace(ChannelsLastGELU(), x)
+    kinds = [node.kind() for node in traced.inlined_graph.nodes()]
+    assert 'aten::gelu' in kinds and 'aten::permute' not in kinds
+    torch.testing.assert_close(traced(x), nn.GELU()(x), rtol=0, atol=0)
