@@ -13,6 +13,7 @@ from .channel_grouped_hidden import ChannelGroupedHiddenEnd
 from .channels_last_gelu import build_ffn_activation
 from .fused_ops import conv2d_activation
 from .recomputed_chain import SPLIT_BYTES, ConvEnd, recomputed_chain
+from .tracing import traced_or_compiled
 
 
 def _to_tokens(x: torch.Tensor) -> torch.Tensor:
@@ -92,10 +93,9 @@ class DepthwiseConvFFN(Sequential):
         return x.numel() // x.shape[1] * self.fc1.out_channels * x.element_size()
 
     def _inference(self, x: torch.Tensor, normalise: Sequence[Callable], units) -> torch.Tensor:
-        """The FFN with each norm folded into its convolution, on as many samples of the batch
-        ``x`` (``B x C x H x W``) at a time as keep the hidden map under ``SPLIT_BYTES`` (at
-        least one). With running statistics every op works on each sample alone, so the parts
-        give the same outputs. A large tensor gets fresh pages from glibc at every call, each
+        """The FFN with each norm folded into its convolution, on parts of the batch ``x``
+        (``B x C x H x W``; see :meth:`_inference_part_size`). With running statistics every op
+        works on each sample alone, so the parts give the same outputs. A large tensor gets fresh pages from glibc at every call, each
         a page fault (7488 per map in HRFormer-B's first stream at batch 8, 256x192), where the
         smaller parts reuse its heap: HRFormer-B's inference is about 13% faster so (measured).
 
@@ -103,10 +103,18 @@ class DepthwiseConvFFN(Sequential):
         """
         params = [folded_conv_params(conv, norm) for conv, norm, _ in units]
         parts = []
-        for part in x.split(max(1, SPLIT_BYTES // self.hidden_map_bytes(x[:1]))):
+        for part in x.split(self._inference_part_size(x)):
             for op in normalise:
                 part = op(part)
             for (conv, _, act), (weight, bias) in zip(units, params):
                 part = conv2d_activation(part, weight, bias, conv, act)
             parts.append(part)
         return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+    def _inference_part_size(self, x: torch.Tensor) -> int:
+        """Samples of ``x`` per part at inference: the whole batch while a tracer or compiler
+        records the ops (a compiled graph plans its own buffers), else as many as keep the
+        hidden map under ``SPLIT_BYTES``."""
+        if traced_or_compiled():
+            return x.shape[0]
+        return max(1, SPLIT_BYTES // self.hidden_map_bytes(x[:1]))

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from .fused_ops import linear
 from .recomputed_chain import SPLIT_BYTES, ChainEnd
+from .tracing import traced_or_compiled
 
 #: Large inputs are attended to in this many chunks of windows (query/key/value: ``3 * C`` wide).
 WINDOW_CHUNKS = 3
@@ -111,9 +112,11 @@ def _linear_param_grads(grad_y: torch.Tensor, x: torch.Tensor, weight: torch.Ten
 
 def _chunks(windows: torch.Tensor) -> List[slice]:
     """Slices of ``windows`` (``N x L x C``) along ``N`` to attend to one at a time: one, or
-    :data:`WINDOW_CHUNKS` of about equal size when their query/key/value would be large."""
+    :data:`WINDOW_CHUNKS` of about equal size when their query/key/value would be large and no
+    tracer or compiler records the ops (a compiled graph plans its own buffers)."""
     num_windows = windows.shape[0]
-    chunks = WINDOW_CHUNKS if 3 * windows.numel() * windows.element_size() >= SPLIT_BYTES else 1
+    large = 3 * windows.numel() * windows.element_size() >= SPLIT_BYTES
+    chunks = WINDOW_CHUNKS if large and not traced_or_compiled() else 1
     size = -(-num_windows // chunks)
     return [slice(start, start + size) for start in range(0, num_windows, size)]
 

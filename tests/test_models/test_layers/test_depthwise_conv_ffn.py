@@ -7,7 +7,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-from mmhrformer.models.layers import DepthwiseConvFFN
+from mmhrformer.models.layers import DepthwiseConvFFN, depthwise_conv_ffn
 from mmhrformer.models.layers.channel_grouped_hidden import ChannelGroupedHiddenEnd
 from .test_local_window_attention import saved_storage_bytes
 
@@ -156,3 +156,15 @@ def test_other_replayable_norms_take_the_chain_of_modules():
         torch.testing.assert_close(g, w)
     saved = saved_storage_bytes(lambda: ours(x), batch=2)
     assert saved == 2 * x.numel() * 8  # the FFN's input and fc2's output only
+
+
+def test_traced_inference_runs_the_whole_batch_at_once(monkeypatch):
+    """A tracer or compiler gets the FFN once over the batch (its graph plans its own buffers),
+    where eager inference would make the hidden map a sample at a time."""
+    monkeypatch.setattr(depthwise_conv_ffn, 'SPLIT_BYTES', 0)  # one sample per part in eager
+    ffn, x = make_ffn().eval(), torch.randn(3, 8, 5, 4)
+    with torch.no_grad():
+        traced = torch.jit.trace(ffn, x)
+        kinds = [node.kind() for node in traced.inlined_graph.nodes()]
+        assert kinds.count('aten::_convolution') == 3 and 'aten::cat' not in kinds
+        torch.testing.assert_close(traced(x), one_by_one(ffn, x), rtol=1e-5, atol=1e-5)

@@ -43,6 +43,31 @@ def test_relative_position_index_is_not_saved():
     assert 'relative_position_bias_table' in attn.state_dict()
 
 
+class Attend(torch.nn.Module):
+    """``attn.attend`` as a module's forward pass, for tracing."""
+
+    def __init__(self, attn):
+        super().__init__()
+        self.attn = attn
+
+    def forward(self, windows):
+        return self.attn.attend(windows)
+
+
+def test_traced_attention_takes_all_windows_at_once(split):
+    """A tracer or compiler gets one attention over all windows (its graph plans its own
+    buffers), where eager mode would take large inputs a chunk of windows at a time."""
+    torch.manual_seed(0)
+    attn = LocalWindowAttention(16, num_heads=2, window_size=3).eval()
+    windows = torch.randn(5, 9, 16)
+    with torch.no_grad():
+        traced = torch.jit.trace(Attend(attn), windows)
+        kinds = [node.kind() for node in traced.inlined_graph.nodes()]
+        assert kinds.count('aten::scaled_dot_product_attention') == 1
+        torch.testing.assert_close(traced(windows), reference_window_attention(attn, windows),
+                                   rtol=1e-5, atol=1e-6)
+
+
 def training_attention():
     """An attention layer in training mode with a non-trivial bias, windows that need a gradient,
     every tensor a gradient is taken for, and the output's gradient."""
