@@ -3,6 +3,7 @@
     python tools/benchmark.py                       # the full comparison, CPU, fp32
     python tools/benchmark.py --models HRFormer-S 'mmpose HRFormer-S' HRNet-W32 --sizes 256x192
     python tools/benchmark.py --device cuda --dtype bf16
+    python tools/benchmark.py --sizes 256x192 --compile   # also compiled inference
 
 Writes ``<out-dir>/benchmark.md`` (tables) and ``<out-dir>/benchmark.png`` (plots) and prints
 the tables. See ``mmhrformer/analysis/benchmark.py`` for how each figure is measured.
@@ -14,11 +15,11 @@ from pathlib import Path
 
 import torch
 
-from mmhrformer.analysis.benchmark import (KEPT_HEAP_NOTE, Runner, measure_peak_memory,
-                                           measure_timings, parse_size)
+from mmhrformer.analysis.benchmark import (COMPILED_NOTE, KEPT_HEAP_NOTE, Runner,
+                                           measure_peak_memory, measure_timings, parse_size)
 from mmhrformer.analysis.benchmark_models import MODELS
-from mmhrformer.analysis.benchmark_report import (growth_table, kept_heap_table, plot,
-                                                  summary_table)
+from mmhrformer.analysis.benchmark_report import (compiled_table, growth_table, kept_heap_table,
+                                                  plot, summary_table)
 from mmhrformer.analysis.complexity import __doc__ as COUNTER_NOTE
 
 
@@ -35,6 +36,10 @@ def parse_args():
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     parser.add_argument('--dtype', default='fp32', choices=['fp32', 'bf16', 'fp16'])
     parser.add_argument('--no-memory', action='store_true', help='skip the peak-memory runs')
+    parser.add_argument('--compile', action='store_true',
+                        help='also time inference at the batch through torch.compile (inductor, '
+                        'frozen weights), beside eager in a fresh process; compiling takes '
+                        'minutes per model on a CPU')
     parser.add_argument('--out-dir', default='work_dirs/benchmark')
     return parser.parse_args()
 
@@ -56,7 +61,7 @@ def main():
     memory = {} if args.no_memory else measure_peak_memory(args.models, args.sizes[0],
                                                            args.batch, runner)
     timings = measure_timings(args.models, args.sizes, args.batch, runner, args.warmup,
-                              args.repeats)
+                              args.repeats, compiled=args.compile)
     size = args.sizes[0]
     title = f'{args.device}, {args.dtype}: {machine()}'
     lines = [f'# Benchmark ({title})', '',
@@ -69,6 +74,8 @@ def main():
              *summary_table(timings, memory, size, args.batch), '',
              *(['## With glibc keeping its heap', '', KEPT_HEAP_NOTE, '',
                 *kept_heap_table(timings, memory, args.batch), ''] if args.device == 'cpu' else []),
+             *(['## Compiled inference (torch.compile)', '', COMPILED_NOTE, '',
+                *compiled_table(timings, args.batch), ''] if args.compile else []),
              '## Cost against input size (batch 1)', '',
              *growth_table(timings, args.sizes), '',
              '## How FLOPs are counted', '', ' '.join(COUNTER_NOTE.split())]

@@ -29,6 +29,10 @@ top free after every step and pays this at every step (batch 8, 256x192, measure
 stays in use, none); the report gives the median count of a step beside its time. The second
 setting is what an allocator that keeps its memory (jemalloc and tcmalloc, which PyTorch's CPU
 tuning guide recommends) gives every model alike.
+
+On request, inference at the larger batch is also timed through ``torch.compile``
+(:func:`compile_for_inference`), every model eager and compiled in one fresh process, taking
+turns: what a compiler makes of each model's code, beside what its code does in eager mode.
 """
 import argparse
 import json
@@ -67,6 +71,14 @@ KEPT_HEAP_NOTE = (
     'that keeps little for backward hands the top of its heap back to the system after every '
     'step and takes it back in the next, a page fault per 4 KB page; an allocator that keeps its '
     'memory (this setting, jemalloc, tcmalloc) spares every model that.')
+
+
+#: What the report says of the compiled figures.
+COMPILED_NOTE = (
+    'Inference at the larger batch through torch.compile (inductor) with the weights frozen '
+    'into the graph as constants (its `freezing`), beside the eager models, all in one fresh '
+    'process, taking turns after the warm-up that compiles them. The compiler makes its own '
+    'fusions and memory plan, whatever the model\'s code does in eager mode.')
 
 
 def parse_size(text: str) -> Size:
@@ -153,7 +165,7 @@ def median_times(runner: Runner, steps: Dict[str, Callable[[], None]], warmup: i
 
 
 def measure_timings(names: Sequence[str], sizes: Sequence[Size], batch: int, runner: Runner,
-                    warmup: int = 1, repeats: int = 5) -> Dict[str, dict]:
+                    warmup: int = 1, repeats: int = 5, compiled: bool = False) -> Dict[str, dict]:
     """Parameters, FLOPs (batch 1, per size), latency at batch 1 (per size), and at the first
     size: seconds per batch of ``batch`` in inference and per training step (and the step's
     minor page faults).
@@ -161,7 +173,9 @@ def measure_timings(names: Sequence[str], sizes: Sequence[Size], batch: int, run
     Returns ``{name: {'params', 'flops': [...], 'latency': [...], 'batch_time', 'train_step',
     'train_step_page_faults'}}``, lists in the order of ``sizes``; on the CPU also
     ``'batch_time_kept_heap'``, ``'train_step_kept_heap'`` and
-    ``'train_step_kept_heap_page_faults'``, under :data:`KEPT_HEAP_ENV`.
+    ``'train_step_kept_heap_page_faults'``, under :data:`KEPT_HEAP_ENV`; with ``compiled``
+    also ``'batch_time_compiled'`` (:func:`compile_for_inference`) and
+    ``'batch_time_beside_compiled'`` (eager, in the same fresh process, taking turns with it).
     """
     models = {name: build_backbone(name).to(runner.device) for name in names}
     results = {name: dict(params=sum(p.numel() for p in model.parameters()), flops=[],
@@ -183,7 +197,13 @@ def measure_timings(names: Sequence[str], sizes: Sequence[Size], batch: int, run
     if runner.device == 'cpu':
         for name, seconds in median_batch_times_elsewhere(names, sizes[0], batch, runner, warmup,
                                                           repeats, KEPT_HEAP_ENV).items():
-            results[name]['batch_time_kept_heap'] = seconds
+            results[name]['batch_time_kept_heap'] = seconds['eager']
+    if compiled:
+        for name, seconds in median_batch_times_elsewhere(
+                names, sizes[0], batch, runner, warmup, repeats,
+                variants=('eager', 'compiled')).items():
+            results[name]['batch_time_beside_compiled'] = seconds['eager']
+            results[name]['batch_time_compiled'] = seconds['compiled']
         settings['train_step_kept_heap'] = KEPT_HEAP_ENV
     for key, env in settings.items():
         for group in _baseline_groups(names):
@@ -222,24 +242,50 @@ def _train_step_worker(connection, name: str, size: Size, batch: int, device: st
         connection.send((seconds, _minor_page_faults() - faults))
 
 
+def compile_for_inference(model: nn.Module) -> nn.Module:
+    """``model`` through ``torch.compile`` (inductor) with its weights frozen into the graph
+    as constants (inductor's ``freezing``: BatchNorms folded into convolutions, weights packed
+    for oneDNN ahead of time), the setting for inference. Sets ``freezing`` for the whole
+    process: call it in a process of its own. The graph is compiled at the first call (minutes
+    on a CPU)."""
+    import torch._inductor.config as inductor_config
+    inductor_config.freezing = True
+    return torch.compile(model)
+
+
+#: How a model runs inference: as it is, or through :func:`compile_for_inference`.
+VARIANTS = {'eager': lambda model: model, 'compiled': compile_for_inference}
+
+
 def _batch_time_worker(connection, names: Sequence[str], size: Size, batch: int, device: str,
-                       dtype: str, warmup: int, repeats: int) -> None:
+                       dtype: str, warmup: int, repeats: int, variants: Sequence[str]) -> None:
     """Builds the models ``names`` and sends the median seconds of their inference at batch
-    ``batch`` (:func:`median_times`)."""
+    ``batch`` (:func:`median_times`) in each of ``variants`` (keys of :data:`VARIANTS`):
+    ``{name: {variant: seconds}}``, all taking turns."""
     import mmpose.models  # noqa: F401  (the same libraries as the other processes)
     runner = Runner(device, dtype)
     x = runner.images(batch, size)
-    steps = {name: runner.infer(build_backbone(name).to(device), x) for name in names}
-    connection.send(median_times(runner, steps, warmup, repeats))
+    models = {name: build_backbone(name).to(device) for name in names}
+    steps = {(name, variant): runner.infer(VARIANTS[variant](model), x)
+             for name, model in models.items() for variant in variants}
+    times = median_times(runner, steps, warmup, repeats)
+    connection.send({name: {variant: times[name, variant] for variant in variants}
+                     for name in names})
 
 
 def median_batch_times_elsewhere(names: Sequence[str], size: Size, batch: int, runner: Runner,
-                                 warmup: int, repeats: int,
-                                 env: Optional[Dict[str, str]] = None) -> Dict[str, float]:
-    """:func:`median_times` of inference at batch ``batch``, every model in one fresh process
-    (``spawn``, ``env`` added to its environment), the models taking turns."""
+                                 warmup: int, repeats: int, env: Optional[Dict[str, str]] = None,
+                                 variants: Sequence[str] = ('eager', )
+                                 ) -> Dict[str, Dict[str, float]]:
+    """:func:`median_times` of inference at batch ``batch`` in each of ``variants`` (keys of
+    :data:`VARIANTS`), every model in one fresh process (``spawn``, ``env`` added to its
+    environment), all taking turns: ``{name: {variant: seconds}}``."""
+    unknown = sorted(set(variants) - set(VARIANTS))
+    if unknown:
+        raise ValueError(f'variants {unknown} are not among {sorted(VARIANTS)}')
     connection, process = _start_worker(_batch_time_worker, (
-        list(names), size, batch, runner.device, runner.dtype, warmup, repeats), env)
+        list(names), size, batch, runner.device, runner.dtype, warmup, repeats, list(variants)),
+        env)
     try:
         return _answer(connection, process, 'inference')
     finally:

@@ -68,6 +68,28 @@ def kept_heap_table(timings: Dict[str, dict], memory: Dict[str, Dict[str, float]
     return lines
 
 
+def compiled_table(timings: Dict[str, dict], batch: int) -> List[str]:
+    """Inference at batch ``batch``, eager and compiled (``torch.compile``, see
+    ``compile_for_inference`` in :mod:`.benchmark`), measured in one process taking turns; the
+    compiled model's speed against the compiled port and HRNet (ratios as in
+    :func:`summary_table`)."""
+    lines = [f'| model | throughput bs{batch}, eager (img/s) | throughput bs{batch}, compiled '
+             '(img/s) | compiled speed vs eager | compiled speed vs mmpose port, compiled | '
+             'compiled speed vs HRNet, compiled |',
+             '| --- ' * 6 + '|']
+    for name, result in timings.items():
+        spec = MODELS[name]
+        port = f'mmpose {name}' if spec.family == 'ours' else None
+        cells = [name, f"{batch / result['batch_time_beside_compiled']:.1f}",
+                 f"{batch / result['batch_time_compiled']:.1f}",
+                 _ratio(result['batch_time_beside_compiled'], result['batch_time_compiled'])]
+        for other in (port, spec.baseline):
+            cells.append(_ratio(timings[other]['batch_time_compiled'],
+                                result['batch_time_compiled']) if other in timings else '-')
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return lines
+
+
 def growth_table(timings: Dict[str, dict], sizes: Sequence[Size]) -> List[str]:
     """Batch-1 latency and FLOPs per input size, and how each grew from the first size, beside
     how the number of pixels grew."""

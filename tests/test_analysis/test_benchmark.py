@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from mmhrformer.analysis.benchmark import (KEPT_HEAP_ENV, Runner, _minor_page_faults,
-                                           measure_peak_memory, measure_timings)
+                                           measure_peak_memory, measure_timings,
+                                           median_batch_times_elsewhere)
 from mmhrformer.analysis.benchmark_models import build_backbone
+from mmhrformer.analysis.benchmark_report import compiled_table
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,6 +63,38 @@ def test_command_writes_the_table_and_the_plot(tmp_path):
     assert 'With glibc keeping its heap' in table
     assert table.count('page faults per train step') == 2  # as glibc comes, and the heap kept
     assert (tmp_path / 'benchmark.png').stat().st_size > 10_000
+
+
+def test_compiled_inference_is_timed_beside_eager_in_a_fresh_process():
+    """torch.compile with inductor (minutes of compiling on the CPU for even a small input)."""
+    times = median_batch_times_elsewhere(['HRFormer-T'], (64, 48), 2, Runner(), warmup=1,
+                                         repeats=1, variants=('eager', 'compiled'))
+    assert set(times) == {'HRFormer-T'} and set(times['HRFormer-T']) == {'eager', 'compiled'}
+    assert all(seconds > 0 for seconds in times['HRFormer-T'].values())
+    with pytest.raises(ValueError, match=r"\['jit'\] are not among \['compiled', 'eager'\]"):
+        median_batch_times_elsewhere(['HRFormer-T'], (64, 48), 2, Runner(), 0, 1,
+                                     variants=('jit', ))
+
+
+def test_command_adds_the_compiled_table_on_request(tmp_path):
+    """The same model, input and batch as the test above: inductor's cache serves its graph."""
+    subprocess.run([sys.executable, str(ROOT / 'tools/benchmark.py'), '--models', 'HRFormer-T',
+                    '--sizes', '64x48', '--batch', '2', '--warmup', '1', '--repeats', '1',
+                    '--no-memory', '--compile', '--out-dir', str(tmp_path)],
+                   check=True, cwd=ROOT, capture_output=True)
+    table = (tmp_path / 'benchmark.md').read_text()
+    assert '## Compiled inference (torch.compile)' in table
+    assert 'compiled speed vs eager' in table and '| HRFormer-T | ' in table.split('Compiled')[1]
+
+
+def test_compiled_table_compares_compiled_models_with_each_other():
+    timings = {name: dict(batch_time_beside_compiled=eager, batch_time_compiled=compiled)
+               for name, eager, compiled in (('HRFormer-S', 0.6, 0.5),
+                                             ('mmpose HRFormer-S', 1.0, 0.4),
+                                             ('HRNet-W32', 0.9, 0.6))}
+    rows = compiled_table(timings, batch=8)
+    assert rows[2] == '| HRFormer-S | 13.3 | 16.0 | 1.20x | 0.80x | 1.20x |'
+    assert rows[3] == '| mmpose HRFormer-S | 8.0 | 20.0 | 2.50x | - | 1.50x |'
 
 
 # Three 25 MB blocks made, written and freed, six times over; prints the page faults of each round.

@@ -185,3 +185,15 @@ def test_inference_traces_into_one_torch_compile_graph():
         explanation = torch._dynamo.explain(model)(torch.randn(1, 3, 64, 48))
     assert explanation.graph_break_count == 0, explanation.break_reasons
     assert explanation.graph_count == 1
+
+
+def test_inductor_compiled_inference_equals_eager():
+    """The backbone through torch.compile (inductor, weights frozen as for inference; minutes of
+    compiling on the CPU) gives the eager model's four maps."""
+    model = HRFormer(arch='tiny').eval()
+    x = torch.randn(2, 3, 64, 48)
+    with torch.no_grad(), torch._inductor.config.patch(freezing=True):
+        expected, actual = model(x), torch.compile(model)(x)
+    assert len(actual) == len(expected) == 4
+    for got, want in zip(actual, expected):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
