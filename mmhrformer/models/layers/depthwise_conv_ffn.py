@@ -95,9 +95,10 @@ class DepthwiseConvFFN(Sequential):
     def _inference(self, x: torch.Tensor, normalise: Sequence[Callable], units) -> torch.Tensor:
         """The FFN with each norm folded into its convolution, on parts of the batch ``x``
         (``B x C x H x W``; see :meth:`_inference_part_size`). With running statistics every op
-        works on each sample alone, so the parts give the same outputs. A large tensor gets fresh pages from glibc at every call, each
-        a page fault (7488 per map in HRFormer-B's first stream at batch 8, 256x192), where the
-        smaller parts reuse its heap: HRFormer-B's inference is about 13% faster so (measured).
+        works on each sample alone, so the parts give the same outputs. A large tensor gets
+        fresh pages from glibc at every call, each a page fault (7488 per map in HRFormer-B's
+        first stream at batch 8, 256x192), where the smaller parts reuse its heap: HRFormer-B's
+        inference is about 13% faster so (measured).
 
         Returns: ``B x C x H x W``.
         """
