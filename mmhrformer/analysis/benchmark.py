@@ -198,13 +198,13 @@ def measure_timings(names: Sequence[str], sizes: Sequence[Size], batch: int, run
         for name, seconds in median_batch_times_elsewhere(names, sizes[0], batch, runner, warmup,
                                                           repeats, KEPT_HEAP_ENV).items():
             results[name]['batch_time_kept_heap'] = seconds['eager']
+        settings['train_step_kept_heap'] = KEPT_HEAP_ENV
     if compiled:
         for name, seconds in median_batch_times_elsewhere(
                 names, sizes[0], batch, runner, warmup, repeats,
                 variants=('eager', 'compiled')).items():
             results[name]['batch_time_beside_compiled'] = seconds['eager']
             results[name]['batch_time_compiled'] = seconds['compiled']
-        settings['train_step_kept_heap'] = KEPT_HEAP_ENV
     for key, env in settings.items():
         for group in _baseline_groups(names):
             trained = median_train_steps(group, sizes[0], batch, runner, warmup, repeats, env)
