@@ -33,6 +33,9 @@ def parse_args():
     parser.add_argument('--batch', type=int, default=8, help='batch of throughput and training')
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument('--train-rounds', type=int, default=3,
+                        help='rounds of fresh processes timing the training step, the median '
+                        'over rounds reported: its speed differs from one process to the next')
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     parser.add_argument('--dtype', default='fp32', choices=['fp32', 'bf16', 'fp16'])
     parser.add_argument('--no-memory', action='store_true', help='skip the peak-memory runs')
@@ -41,7 +44,10 @@ def parse_args():
                         'frozen weights), beside eager in a fresh process; compiling takes '
                         'minutes per model on a CPU')
     parser.add_argument('--out-dir', default='work_dirs/benchmark')
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.train_rounds < 1:
+        parser.error(f'--train-rounds {args.train_rounds}: give 1 or more')
+    return args
 
 
 def machine() -> str:
@@ -61,13 +67,15 @@ def main():
     memory = {} if args.no_memory else measure_peak_memory(args.models, args.sizes[0],
                                                            args.batch, runner)
     timings = measure_timings(args.models, args.sizes, args.batch, runner, args.warmup,
-                              args.repeats, compiled=args.compile)
+                              args.repeats, compiled=args.compile,
+                              train_rounds=args.train_rounds)
     size = args.sizes[0]
     title = f'{args.device}, {args.dtype}: {machine()}'
     lines = [f'# Benchmark ({title})', '',
              f'Reference size {size[0]}x{size[1]}; medians of {args.repeats} runs after '
              f'{args.warmup} warm-up; eval mode without gradients, except the training step '
-             f'(forward + backward + SGD), timed with each model in a process of its own. '
+             f'(forward + backward + SGD), timed with each model in a process of its own, '
+             f'median over {args.train_rounds} round(s) of fresh processes. '
              f'Peak memory: '
              + ('process peak RSS' if args.device == 'cpu' else 'max allocated')
              + ', one fresh process per model and mode.', '',

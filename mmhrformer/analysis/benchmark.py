@@ -7,7 +7,9 @@ own, as training does: its speed depends on the state of the allocator's heap (g
 slows down as the heap fills with holes of many sizes), and in one process every model would step
 in the heap the others left behind (measured: HRFormer-S's step took 15% longer after mmpose's
 port had trained in the same process). Those processes run a group at a time, the models compared
-with the same HRNet, so that their memory fits the machine. Peak memory: each (model, mode) runs
+with the same HRNet, so that their memory fits the machine, and in several rounds of fresh
+processes: where the heap puts the tensors differs from one process to the next, and so does the
+step's speed. Peak memory: each (model, mode) runs
 in a fresh process of its own, so that no model's peak hides another's; on the CPU it is the
 process's peak resident set size during the steps (``VmHWM``, reset after the imports; it includes
 the ~0.8 GB of the libraries and the model's weights), on a GPU ``torch.cuda.max_memory_allocated``.
@@ -165,10 +167,12 @@ def median_times(runner: Runner, steps: Dict[str, Callable[[], None]], warmup: i
 
 
 def measure_timings(names: Sequence[str], sizes: Sequence[Size], batch: int, runner: Runner,
-                    warmup: int = 1, repeats: int = 5, compiled: bool = False) -> Dict[str, dict]:
+                    warmup: int = 1, repeats: int = 5, compiled: bool = False,
+                    train_rounds: int = 1) -> Dict[str, dict]:
     """Parameters, FLOPs (batch 1, per size), latency at batch 1 (per size), and at the first
     size: seconds per batch of ``batch`` in inference and per training step (and the step's
-    minor page faults).
+    minor page faults; over ``train_rounds`` rounds of fresh processes, see
+    :func:`median_train_steps`).
 
     Returns ``{name: {'params', 'flops': [...], 'latency': [...], 'batch_time', 'train_step',
     'train_step_page_faults'}}``, lists in the order of ``sizes``; on the CPU also
@@ -207,7 +211,8 @@ def measure_timings(names: Sequence[str], sizes: Sequence[Size], batch: int, run
             results[name]['batch_time_compiled'] = seconds['compiled']
     for key, env in settings.items():
         for group in _baseline_groups(names):
-            trained = median_train_steps(group, sizes[0], batch, runner, warmup, repeats, env)
+            trained = median_train_steps(group, sizes[0], batch, runner, warmup, repeats, env,
+                                         train_rounds)
             for name, (seconds, faults) in trained.items():
                 results[name][key] = seconds
                 results[name][f'{key}_page_faults'] = faults
@@ -334,11 +339,27 @@ def _environment(env: Optional[Dict[str, str]]):
 
 
 def median_train_steps(names: Sequence[str], size: Size, batch: int, runner: Runner,
-                       warmup: int, repeats: int,
-                       env: Optional[Dict[str, str]] = None) -> Dict[str, Tuple[float, float]]:
+                       warmup: int, repeats: int, env: Optional[Dict[str, str]] = None,
+                       rounds: int = 1) -> Dict[str, Tuple[float, float]]:
     """Median seconds and median minor page faults of a training step of each model, each in a
     fresh process of its own (started with ``spawn``: nothing inherited from this one, ``env``
-    added to its environment), the models taking turns."""
+    added to its environment), the models taking turns; over ``rounds`` rounds of fresh
+    processes, the median of the rounds' medians. A step's speed depends on where glibc's heap
+    happens to put its tensors, which differs from one process to the next (ours against the
+    port, as glibc comes: 0.91x-1.11x in single rounds, HRFormer-T and -S, batch 8 at
+    256x192), so one process per model is one draw of that."""
+    if rounds < 1:
+        raise ValueError(f'rounds={rounds!r}: at least one round of processes is needed')
+    per_round = [_train_step_round(names, size, batch, runner, warmup, repeats, env)
+                 for _ in range(rounds)]
+    return {name: tuple(statistics.median(column) for column in zip(*(r[name] for r in per_round)))
+            for name in names}
+
+
+def _train_step_round(names: Sequence[str], size: Size, batch: int, runner: Runner,
+                      warmup: int, repeats: int,
+                      env: Optional[Dict[str, str]]) -> Dict[str, Tuple[float, float]]:
+    """One round of :func:`median_train_steps`: a fresh process per model."""
     connections, processes = {}, []
     try:
         for name in names:

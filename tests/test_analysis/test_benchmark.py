@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from mmhrformer.analysis import benchmark
 from mmhrformer.analysis.benchmark import (KEPT_HEAP_ENV, Runner, _minor_page_faults,
                                            measure_peak_memory, measure_timings,
-                                           median_batch_times_elsewhere)
+                                           median_batch_times_elsewhere, median_train_steps)
 from mmhrformer.analysis.benchmark_models import build_backbone
 from mmhrformer.analysis.benchmark_report import compiled_table
 
@@ -52,12 +53,30 @@ def test_timings_and_memory_cover_every_model_and_size():
         assert figure > 100  # MB: the libraries and the model at least
 
 
+def test_training_steps_are_timed_in_rounds_of_fresh_processes(monkeypatch):
+    started = []
+
+    def start_worker(target, args, env):
+        started.append(args[0])
+        return start(target, args, env)
+    start = benchmark._start_worker
+    monkeypatch.setattr(benchmark, '_start_worker', start_worker)
+    steps = median_train_steps(['HRFormer-T'], (64, 48), 2, Runner(), warmup=0, repeats=1,
+                               rounds=2)
+    assert started == ['HRFormer-T', 'HRFormer-T']
+    seconds, faults = steps['HRFormer-T']
+    assert seconds > 0 and faults >= 0
+    with pytest.raises(ValueError, match='rounds=0'):
+        median_train_steps(['HRFormer-T'], (64, 48), 2, Runner(), warmup=0, repeats=1, rounds=0)
+
+
 def test_command_writes_the_table_and_the_plot(tmp_path):
     subprocess.run([sys.executable, str(ROOT / 'tools/benchmark.py'), '--models', 'HRFormer-T',
                     'mmpose HRFormer-T', 'HRNet-W18', '--sizes', '64x64', '96x64', '--batch', '2',
-                    '--warmup', '0', '--repeats', '1', '--no-memory', '--out-dir', str(tmp_path)],
-                   check=True, cwd=ROOT, capture_output=True)
+                    '--warmup', '0', '--repeats', '1', '--train-rounds', '1', '--no-memory',
+                    '--out-dir', str(tmp_path)], check=True, cwd=ROOT, capture_output=True)
     table = (tmp_path / 'benchmark.md').read_text()
+    assert 'median over 1 round(s) of fresh processes' in table
     assert '| HRFormer-T | 2.52 |' in table
     assert 'speed vs mmpose port' in table and 'How FLOPs are counted' in table
     assert 'With glibc keeping its heap' in table
@@ -80,7 +99,7 @@ def test_command_adds_the_compiled_table_on_request(tmp_path):
     """The same model, input and batch as the test above: inductor's cache serves its graph."""
     subprocess.run([sys.executable, str(ROOT / 'tools/benchmark.py'), '--models', 'HRFormer-T',
                     '--sizes', '64x48', '--batch', '2', '--warmup', '1', '--repeats', '1',
-                    '--no-memory', '--compile', '--out-dir', str(tmp_path)],
+                    '--train-rounds', '1', '--no-memory', '--compile', '--out-dir', str(tmp_path)],
                    check=True, cwd=ROOT, capture_output=True)
     table = (tmp_path / 'benchmark.md').read_text()
     assert '## Compiled inference (torch.compile)' in table
