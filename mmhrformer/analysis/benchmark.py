@@ -9,10 +9,10 @@ in the heap the others left behind (measured: HRFormer-S's step took 15% longer 
 port had trained in the same process). Those processes run a group at a time, the models compared
 with the same HRNet, so that their memory fits the machine, and in several rounds of fresh
 processes: where the heap puts the tensors differs from one process to the next, and so does the
-step's speed. Peak memory: each (model, mode) runs
-in a fresh process of its own, so that no model's peak hides another's; on the CPU it is the
-process's peak resident set size during the steps (``VmHWM``, reset after the imports; it includes
-the ~0.8 GB of the libraries and the model's weights), on a GPU ``torch.cuda.max_memory_allocated``.
+step's speed. Peak memory: each (model, mode) runs in a fresh process of its own, so that no
+model's peak hides another's; on the CPU it is the process's peak resident set size during the
+steps (``VmHWM``, reset after the imports; it includes the ~0.8 GB of the libraries and the
+model's weights), on a GPU ``torch.cuda.max_memory_allocated``.
 
 On the CPU the training peak is measured twice: with glibc's allocator as it comes, and with
 every allocation above 64 KB served by a mapping of its own that goes back to the system when

@@ -54,12 +54,12 @@ def test_timings_and_memory_cover_every_model_and_size():
 
 
 def test_training_steps_are_timed_in_rounds_of_fresh_processes(monkeypatch):
-    started = []
+    """Every round starts a process per model; the figures are the medians over the rounds."""
+    start, started = benchmark._start_worker, []
 
     def start_worker(target, args, env):
-        started.append(args[0])
+        started.append(args[0])  # the model's name
         return start(target, args, env)
-    start = benchmark._start_worker
     monkeypatch.setattr(benchmark, '_start_worker', start_worker)
     steps = median_train_steps(['HRFormer-T'], (64, 48), 2, Runner(), warmup=0, repeats=1,
                                rounds=2)
