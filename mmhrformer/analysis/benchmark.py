@@ -352,8 +352,12 @@ def median_train_steps(names: Sequence[str], size: Size, batch: int, runner: Run
         raise ValueError(f'rounds={rounds!r}: at least one round of processes is needed')
     per_round = [_train_step_round(names, size, batch, runner, warmup, repeats, env)
                  for _ in range(rounds)]
-    return {name: tuple(statistics.median(column) for column in zip(*(r[name] for r in per_round)))
-            for name in names}
+    return {name: _medians([answers[name] for answers in per_round]) for name in names}
+
+
+def _medians(rows: Sequence[Tuple[float, ...]]) -> Tuple[float, ...]:
+    """The median of each position over ``rows`` of equal length."""
+    return tuple(statistics.median(column) for column in zip(*rows))
 
 
 def _train_step_round(names: Sequence[str], size: Size, batch: int, runner: Runner,
@@ -372,8 +376,7 @@ def _train_step_round(names: Sequence[str], size: Size, batch: int, runner: Runn
                 answer = _answer(connection, process, f'the training step of {name}', True)
                 if repetition >= warmup:
                     steps[name].append(answer)
-        return {name: tuple(statistics.median(column) for column in zip(*answers))
-                for name, answers in steps.items()}
+        return {name: _medians(answers) for name, answers in steps.items()}
     finally:
         for connection, process in zip(connections.values(), processes):
             if process.is_alive():

@@ -1,5 +1,5 @@
 """The benchmark's Markdown tables and PNG plot."""
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from .benchmark_models import MODELS
 
@@ -8,6 +8,11 @@ Size = Tuple[int, int]
 
 def _ratio(value: float, baseline: float) -> str:
     return f'{value / baseline:.2f}x'
+
+
+def _port_of(name: str) -> Optional[str]:
+    """The name of mmpose's port of our model ``name``; None for the other models."""
+    return f'mmpose {name}' if MODELS[name].family == 'ours' else None
 
 
 def summary_table(timings: Dict[str, dict], memory: Dict[str, Dict[str, float]], size: Size,
@@ -22,9 +27,7 @@ def summary_table(timings: Dict[str, dict], memory: Dict[str, Dict[str, float]],
         'train mem vs HRNet, unpooled |',
         '| --- ' * 15 + '|']
     for name, result in timings.items():
-        spec = MODELS[name]
-        port = f'mmpose {name}' if spec.family == 'ours' else None
-        hrnet = spec.baseline
+        port, hrnet = _port_of(name), MODELS[name].baseline
         mem = memory.get(name, {})
         cells = [name, f"{result['params'] / 1e6:.2f}", f"{result['flops'][0] / 1e9:.2f}",
                  f"{result['latency'][0] * 1e3:.1f}", f"{batch / result['batch_time']:.1f}",
@@ -52,9 +55,8 @@ def kept_heap_table(timings: Dict[str, dict], memory: Dict[str, Dict[str, float]
              'train mem vs HRNet |',
              '| --- ' * 10 + '|']
     for name, result in timings.items():
-        spec = MODELS[name]
-        port = timings.get(f'mmpose {name}') if spec.family == 'ours' else None
-        mem, hrnet_mem = memory.get(name, {}), memory.get(spec.baseline, {})
+        port = timings.get(_port_of(name))
+        mem, hrnet_mem = memory.get(name, {}), memory.get(MODELS[name].baseline, {})
         kept_and_default = [[_ratio(port[key], result[key]) if port else '-'
                              for key in (f'{measure}_kept_heap', measure)]
                             for measure in ('batch_time', 'train_step')]
@@ -78,12 +80,10 @@ def compiled_table(timings: Dict[str, dict], batch: int) -> List[str]:
              'compiled speed vs HRNet, compiled |',
              '| --- ' * 6 + '|']
     for name, result in timings.items():
-        spec = MODELS[name]
-        port = f'mmpose {name}' if spec.family == 'ours' else None
         cells = [name, f"{batch / result['batch_time_beside_compiled']:.1f}",
                  f"{batch / result['batch_time_compiled']:.1f}",
                  _ratio(result['batch_time_beside_compiled'], result['batch_time_compiled'])]
-        for other in (port, spec.baseline):
+        for other in (_port_of(name), MODELS[name].baseline):
             cells.append(_ratio(timings[other]['batch_time_compiled'],
                                 result['batch_time_compiled']) if other in timings else '-')
         lines.append('| ' + ' | '.join(cells) + ' |')
