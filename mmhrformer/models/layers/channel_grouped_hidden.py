@@ -3,13 +3,15 @@
 Between its two 1x1 convolutions the FFN works on ``mlp_ratio * C`` channels, each channel on its
 own (BatchNorm normalises per channel, the activation per element, the convolution is depth-wise),
 and ``fc2`` sums over them. :class:`ChannelGroupedHiddenEnd` runs ``fc1 -> norm1 -> act1 -> dwconv
--> norm2 -> act2 -> fc2`` on groups of :data:`GROUP_WIDTH` ``* C`` hidden channels and adds up
-the groups' ``fc2`` outputs, in the forward pass and in the backward pass, which replays one group
-at a time from the chain's input. So, when the hidden map is large
-(:data:`.recomputed_chain.SPLIT_BYTES`), no tensor it makes is wider than twice the block's map;
-glibc's heap then reuses the holes that freed maps leave instead of growing for the next wide map.
-The replay normalises with the batch statistics of the forward pass (:mod:`.chain_batch_norm`).
-Results equal those of the whole-width ops up to the order of the sums in ``fc2`` and rounding.
+-> norm2 -> act2 -> fc2`` on groups of hidden channels and adds up the groups' ``fc2`` outputs: in
+the forward pass groups of :data:`FORWARD_GROUP_WIDTH` ``* C`` channels, in the backward pass,
+which replays one group at a time from the chain's input, groups of :data:`BACKWARD_GROUP_WIDTH`
+``* C``. So, when the hidden map is large (:data:`.recomputed_chain.SPLIT_BYTES`), no tensor the
+forward pass makes is wider than twice the block's map, and none the backward pass makes is wider
+than the map; glibc's heap then reuses the holes that freed maps leave instead of growing for the
+next wide map. The replay normalises with the batch statistics of the forward pass
+(:mod:`.chain_batch_norm`). Results equal those of the whole-width ops up to the order of the sums
+in ``fc2`` and rounding.
 """
 from functools import partial
 from typing import Callable, List, Optional, Sequence
@@ -21,12 +23,23 @@ from .chain_batch_norm import batch_norm, begin_batch, generation, replay_batch_
 from .fused_ops import conv2d_like
 from .recomputed_chain import SPLIT_BYTES, ChainEnd, ConvEnd, autocast_state, can_recompute
 
-#: A large hidden map is made in groups of this many times ``C`` channels (two groups at
-#: HRFormer's ``mlp_ratio`` of 4). With groups of ``C``, HRFormer-B's training peak RSS was no
-#: lower (2912-2980 MB against 2922-2995 MB, six runs each, batch 8 at 256x192), and its step took
-#: 5.5% longer (interleaved in one process, medians of five): its 1x1 convolutions, depth-wise
-#: convolutions and BatchNorms on 78 or 156 channels run less efficiently than on twice as many.
-GROUP_WIDTH = 2
+#: The forward pass makes a large hidden map in groups of this many times ``C`` channels (two
+#: groups at HRFormer's ``mlp_ratio`` of 4). With groups of ``C``, HRFormer-B's training peak RSS
+#: was no lower (2912-2980 MB against 2922-2995 MB, six runs each, batch 8 at 256x192), and its
+#: step took 5.5% longer (interleaved in one process, medians of five): its 1x1 convolutions,
+#: depth-wise convolutions and BatchNorms on 78 or 156 channels run less efficiently than on twice
+#: as many.
+FORWARD_GROUP_WIDTH = 2
+
+#: The backward pass replays a large hidden map in groups of this many times ``C`` channels. The
+#: replay keeps about eight tensors of a group alive at once (the inputs autograd saves, and the
+#: gradients); groups of ``2 * C`` did not fit the ``C``-wide holes that the maps freed before them
+#: leave, so glibc's heap grew for them and handed the memory back after them, a page fault per
+#: 4 KB page each time. Batch 8 at 256x192, medians of five steps in each fresh process: with
+#: groups of ``C``, HRFormer-S took 39,000 page faults per step against 232,000 (medians of six
+#: processes against six) and 2766 ms against 2818 ms; HRFormer-B 18,000-52,000 faults against
+#: 222,000-292,000 (two processes against two), in about the same time.
+BACKWARD_GROUP_WIDTH = 1
 
 #: Per-group tensors of the hidden part: fc1's, norm1's, dwconv's and norm2's weight and bias.
 HiddenTensors = Sequence[Optional[torch.Tensor]]
@@ -36,9 +49,9 @@ GroupNorm = Callable[[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tenso
 
 class ChannelGroupedHiddenEnd(ChainEnd):
     """``fc2(act2(norm2(dwconv(act1(norm1(fc1(x)))))))`` of a :class:`.DepthwiseConvFFN`,
-    ``B x C x H x W`` -> ``B x C x H x W``, computed on groups of ``GROUP_WIDTH * C`` hidden
-    channels when the hidden map of ``x`` takes at least :data:`.recomputed_chain.SPLIT_BYTES`,
-    else in one group.
+    ``B x C x H x W`` -> ``B x C x H x W``, computed on groups of hidden channels
+    (:data:`FORWARD_GROUP_WIDTH` and :data:`BACKWARD_GROUP_WIDTH` ``* C``) when the hidden map of
+    ``x`` takes at least :data:`.recomputed_chain.SPLIT_BYTES`, else in one group.
 
     Args:
         ffn: the FFN, whose ``norm1`` and ``norm2`` are plain BatchNorms (:meth:`supports`).
@@ -48,15 +61,19 @@ class ChannelGroupedHiddenEnd(ChainEnd):
     def __init__(self, ffn: nn.Module, x: torch.Tensor):
         self.ffn = ffn
         self.fc2 = ConvEnd(ffn.fc2)
-        hidden, width = ffn.fc1.out_channels, GROUP_WIDTH * ffn.fc2.out_channels
-        if ffn.hidden_map_bytes(x) < SPLIT_BYTES:
-            width = hidden
-        self.groups = [slice(start, min(start + width, hidden))
-                       for start in range(0, hidden, width)]
+        split = ffn.hidden_map_bytes(x) >= SPLIT_BYTES
+        self.forward_groups = self._groups(FORWARD_GROUP_WIDTH if split else None)
+        self.backward_groups = self._groups(BACKWARD_GROUP_WIDTH if split else None)
         self.autocast = autocast_state(ffn.fc1.weight.device.type)
         self.norms = (ffn.norm1, ffn.norm2)
         #: The :func:`.generation` of norm1's and norm2's kept batch statistics in the forward pass.
         self.generations: List[int] = []
+
+    def _groups(self, width: Optional[int]) -> List[slice]:
+        """The hidden channels in groups of ``width * C``, or in one group (``width`` None)."""
+        hidden = self.ffn.fc1.out_channels
+        step = hidden if width is None else width * self.ffn.fc2.out_channels
+        return [slice(start, min(start + step, hidden)) for start in range(0, hidden, step)]
 
     @staticmethod
     def supports(ffn: nn.Module) -> bool:
@@ -94,7 +111,7 @@ class ChannelGroupedHiddenEnd(ChainEnd):
         update_factors = [begin_batch(norm) for norm in self.norms]
         self.generations = [generation(norm) for norm in self.norms]
         out = None
-        for index, group in enumerate(self.groups):
+        for index, group in enumerate(self.forward_groups):
             hidden_tensors, fc2_tensors = self._cut(tensors, index, group)
             group_norms = [partial(batch_norm, norm, channels=group, update_factor=factor)
                            for norm, factor in zip(self.norms, update_factors)]
@@ -106,7 +123,7 @@ class ChannelGroupedHiddenEnd(ChainEnd):
         grads = [torch.zeros_like(t) if t is not None and needed else None
                  for t, needed in zip(tensors, needs_grad)]
         grad_x = None
-        for index, group in enumerate(self.groups):
+        for index, group in enumerate(self.backward_groups):
             hidden_tensors, fc2_tensors = self._cut(tensors, index, group)
             with torch.enable_grad(), torch.autocast(**self.autocast):
                 inputs = x.detach().requires_grad_()

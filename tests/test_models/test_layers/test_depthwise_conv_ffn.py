@@ -109,23 +109,26 @@ class LargestTensor(TorchDispatchMode):
         return out
 
 
-def largest_tensor_in_training(forward, x):
-    """Elements of the largest tensor made in ``forward(x)`` and its backward pass."""
-    with LargestTensor() as largest:
-        forward(x).sum().backward()
-    return largest.numel
+def largest_tensors_in_training(forward, x):
+    """Elements of the largest tensor made in ``forward(x)``, and in its backward pass."""
+    with LargestTensor() as in_forward:
+        y = forward(x).sum()
+    with LargestTensor() as in_backward:
+        y.backward()
+    return in_forward.numel, in_backward.numel
 
 
 def test_training_makes_no_map_wider_than_twice_the_input_when_the_hidden_map_is_large():
     """The 4x-wide hidden map of a stream of HRFormer-S (batch 8 at 256x192: 12 MB) is made a
-    group of channels at a time, forward and backward; a small one whole."""
+    group of channels at a time: twice the input's channels forward, as many as the input's in the
+    replay of the backward pass. A small one is made whole."""
     ffn = make_ffn(channels=32, hidden=128).train()
     x = torch.randn(8, 32, 64, 48, requires_grad=True)
-    assert largest_tensor_in_training(lambda x: ffn(x, make_layer_norm(32)), x) == \
-        2 * x.numel()
+    assert largest_tensors_in_training(lambda x: ffn(x, make_layer_norm(32)), x) == \
+        (2 * x.numel(), x.numel())
     small = x[:, :, :16].detach().requires_grad_()
-    assert largest_tensor_in_training(lambda x: ffn(x, make_layer_norm(32)), small) == \
-        4 * small.numel()
+    assert largest_tensors_in_training(lambda x: ffn(x, make_layer_norm(32)), small) == \
+        (4 * small.numel(), 4 * small.numel())
 
 
 def test_inference_makes_a_large_hidden_map_a_few_samples_at_a_time():
