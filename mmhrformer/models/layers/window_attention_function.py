@@ -90,7 +90,7 @@ def _attention_backward(qkv: torch.Tensor, bias: Optional[torch.Tensor], grad_ou
     """
     num_windows, length, _, heads, dims = qkv.shape
     scale = dims**-0.5
-    query, key, value = qkv.permute(2, 0, 3, 1, 4).reshape(3, num_windows * heads, length, dims)
+    query, key, value = (t.reshape(num_windows * heads, length, dims) for t in _split_heads(qkv))
     grad_out = grad_out.transpose(1, 2).reshape(num_windows * heads, length, dims)
     if bias is None:
         logits = torch.bmm(query, key.mT).mul_(scale)
