@@ -4,14 +4,15 @@ Between its two 1x1 convolutions the FFN works on ``mlp_ratio * C`` channels, ea
 own (BatchNorm normalises per channel, the activation per element, the convolution is depth-wise),
 and ``fc2`` sums over them. :class:`ChannelGroupedHiddenEnd` runs ``fc1 -> norm1 -> act1 -> dwconv
 -> norm2 -> act2 -> fc2`` on groups of hidden channels and adds up the groups' ``fc2`` outputs: in
-the forward pass groups of :data:`FORWARD_GROUP_WIDTH` ``* C`` channels, in the backward pass,
-which replays one group at a time from the chain's input, groups of :data:`BACKWARD_GROUP_WIDTH`
-``* C``. So, when the hidden map is large (:data:`.recomputed_chain.SPLIT_BYTES`), no tensor the
+the forward pass groups of :data:`FORWARD_GROUP_WIDTH` ``* C`` channels when the hidden map is large
+(:data:`.recomputed_chain.SPLIT_BYTES`); the backward pass replays one group at a time from the
+chain's input, in groups of whole multiples of ``C`` channels no larger than
+:data:`BACKWARD_GROUP_BYTES` (at least ``C``). So, when the hidden map is large, no tensor the
 forward pass makes is wider than twice the block's map, and none the backward pass makes is wider
-than the map; glibc's heap then reuses the holes that freed maps leave instead of growing for the
-next wide map. The replay normalises with the batch statistics of the forward pass
-(:mod:`.chain_batch_norm`). Results equal those of the whole-width ops up to the order of the sums
-in ``fc2`` and rounding.
+than the map or larger than those bytes; glibc's heap then reuses the holes that freed maps leave
+instead of growing for the next wide map. The replay normalises with the batch statistics of the
+forward pass (:mod:`.chain_batch_norm`). Results equal those of the whole-width ops up to the order
+of the sums in ``fc2`` and rounding.
 """
 from functools import partial
 from typing import Callable, List, Optional, Sequence
@@ -31,15 +32,20 @@ from .recomputed_chain import SPLIT_BYTES, ChainEnd, ConvEnd, autocast_state, ca
 #: as many.
 FORWARD_GROUP_WIDTH = 2
 
-#: The backward pass replays a large hidden map in groups of this many times ``C`` channels. The
-#: replay keeps about eight tensors of a group alive at once (the inputs autograd saves, and the
-#: gradients); groups of ``2 * C`` did not fit the ``C``-wide holes that the maps freed before them
-#: leave, so glibc's heap grew for them and handed the memory back after them, a page fault per
-#: 4 KB page each time. Batch 8 at 256x192, medians of five steps in each fresh process: with
-#: groups of ``C``, HRFormer-S took 39,000 page faults per step against 232,000 (medians of six
-#: processes against six) and 2766 ms against 2818 ms; HRFormer-B 18,000-52,000 faults against
-#: 222,000-292,000 (two processes against two), in about the same time.
-BACKWARD_GROUP_WIDTH = 1
+#: The backward pass replays the hidden map in groups of whole multiples of ``C`` channels whose
+#: maps take at most this many bytes (at least ``C`` channels). The replay keeps about eight tensors
+#: of a group alive at once (the inputs autograd saves, and the gradients); those that find no hole
+#: in the heap go on its top, and glibc hands the top back to the system once it holds more than
+#: its trim threshold (twice the largest block it has mapped and freed: 50 MB after the stem's
+#: 25 MB maps at batch 8, 256x192), a page fault per 4 KB page when the next block takes it again.
+#: Groups of ``C`` channels at least: ``2 * C`` did not fit the ``C``-wide holes of the larger
+#: streams (HRFormer-S, before groups of ``C``: 232,000 page faults per step against 39,000).
+#: Groups of at most 4 MB: HRFormer-T's first stream (18 channels, hidden map 7 MB at batch 8,
+#: 256x192), replayed whole, made its heap grow and shrink by about 54 MB in each of its twelve
+#: blocks; in two groups its step took 37,000-52,000 page faults instead of 37,000-155,000, and
+#: ours against itself in rounds of fresh processes taking turns: T 1.06x, S 1.02x (four rounds),
+#: B 1.10x (two), batch 8 at 256x192.
+BACKWARD_GROUP_BYTES = 4 * 2**20
 
 #: Per-group tensors of the hidden part: fc1's, norm1's, dwconv's and norm2's weight and bias.
 HiddenTensors = Sequence[Optional[torch.Tensor]]
@@ -50,8 +56,9 @@ GroupNorm = Callable[[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tenso
 class ChannelGroupedHiddenEnd(ChainEnd):
     """``fc2(act2(norm2(dwconv(act1(norm1(fc1(x)))))))`` of a :class:`.DepthwiseConvFFN`,
     ``B x C x H x W`` -> ``B x C x H x W``, computed on groups of hidden channels
-    (:data:`FORWARD_GROUP_WIDTH` and :data:`BACKWARD_GROUP_WIDTH` ``* C``) when the hidden map of
-    ``x`` takes at least :data:`.recomputed_chain.SPLIT_BYTES`, else in one group.
+    (forward: :data:`FORWARD_GROUP_WIDTH` ``* C`` when the hidden map of ``x`` takes at least
+    :data:`.recomputed_chain.SPLIT_BYTES`, else in one group; backward: multiples of ``C`` up to
+    :data:`BACKWARD_GROUP_BYTES`).
 
     Args:
         ffn: the FFN, whose ``norm1`` and ``norm2`` are plain BatchNorms (:meth:`supports`).
@@ -63,11 +70,17 @@ class ChannelGroupedHiddenEnd(ChainEnd):
         self.fc2 = ConvEnd(ffn.fc2)
         split = ffn.hidden_map_bytes(x) >= SPLIT_BYTES
         self.forward_groups = self._groups(FORWARD_GROUP_WIDTH if split else None)
-        self.backward_groups = self._groups(BACKWARD_GROUP_WIDTH if split else None)
+        self.backward_groups = self._groups(self._backward_group_width(x))
         self.autocast = autocast_state(ffn.fc1.weight.device.type)
         self.norms = (ffn.norm1, ffn.norm2)
         #: The :func:`.generation` of norm1's and norm2's kept batch statistics in the forward pass.
         self.generations: List[int] = []
+
+    def _backward_group_width(self, x: torch.Tensor) -> int:
+        """The most multiples of ``C`` whose hidden maps for ``x`` fit in
+        :data:`BACKWARD_GROUP_BYTES`, at least one."""
+        channel_bytes = max(1, self.ffn.hidden_map_bytes(x) // self.ffn.fc1.out_channels)
+        return max(1, BACKWARD_GROUP_BYTES // (channel_bytes * self.ffn.fc2.out_channels))
 
     def _groups(self, width: Optional[int]) -> List[slice]:
         """The hidden channels in groups of ``width * C``, or in one group (``width`` None)."""

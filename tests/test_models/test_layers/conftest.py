@@ -11,6 +11,7 @@ def split(request, monkeypatch):
     they are."""
     if request.param:
         monkeypatch.setattr(channel_grouped_hidden, 'SPLIT_BYTES', 0)
+        monkeypatch.setattr(channel_grouped_hidden, 'BACKWARD_GROUP_BYTES', 0)
         monkeypatch.setattr(depthwise_conv_ffn, 'SPLIT_BYTES', 0)
         monkeypatch.setattr(window_attention_function, 'SPLIT_BYTES', 0)
     return request.param

@@ -7,7 +7,8 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-from mmhrformer.models.layers import DepthwiseConvFFN, depthwise_conv_ffn
+from mmhrformer.models.layers import (DepthwiseConvFFN, channel_grouped_hidden,
+                                      depthwise_conv_ffn)
 from mmhrformer.models.layers.channel_grouped_hidden import ChannelGroupedHiddenEnd
 from .test_local_window_attention import saved_storage_bytes
 
@@ -129,6 +130,33 @@ def test_training_makes_no_map_wider_than_twice_the_input_when_the_hidden_map_is
     small = x[:, :, :16].detach().requires_grad_()
     assert largest_tensors_in_training(lambda x: ffn(x, make_layer_norm(32)), small) == \
         (4 * small.numel(), 4 * small.numel())
+
+
+def test_backward_replays_the_hidden_map_in_groups_of_at_most_4_mb():
+    """HRFormer-T's first stream (batch 8 at 256x192): the 7 MB hidden map is made whole in the
+    forward pass (under SPLIT_BYTES) and replayed in two groups of twice the input's channels
+    (3.5 MB each, under BACKWARD_GROUP_BYTES)."""
+    ffn = make_ffn(channels=18, hidden=72).train()
+    x = torch.randn(8, 18, 64, 48, requires_grad=True)
+    assert largest_tensors_in_training(lambda x: ffn(x, make_layer_norm(18)), x) == \
+        (4 * x.numel(), 2 * x.numel())
+
+
+@pytest.mark.parametrize('hidden', [32, 20])  # 2 groups of 16 channels; 16 + 4
+def test_gradients_replayed_in_groups_of_several_times_the_input_equal_the_module_sequence(
+        hidden, monkeypatch):
+    """Backward groups of ``2 * C`` channels (:data:`BACKWARD_GROUP_BYTES` set to fit two maps
+    of ``C``), in float64."""
+    ours = make_ffn(hidden=hidden).double().train()
+    reference = copy.deepcopy(ours)
+    x = torch.randn(3, 8, 9, 7, dtype=torch.double, requires_grad=True)
+    monkeypatch.setattr(channel_grouped_hidden, 'BACKWARD_GROUP_BYTES', 2 * x.numel() * 8)
+    assert ChannelGroupedHiddenEnd(ours, x).backward_groups == [slice(0, 16), slice(16, hidden)]
+    grad = torch.randn_like(x)
+    got = torch.autograd.grad(ours(x), [x, *ours.parameters()], grad)
+    want = torch.autograd.grad(one_by_one(reference, x), [x, *reference.parameters()], grad)
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w)
 
 
 def test_inference_makes_a_large_hidden_map_a_few_samples_at_a_time():
