@@ -35,8 +35,8 @@ class DepthwiseConvFFN(Sequential):
     in the backward pass from the FFN's input, those after ``fc2`` from ``fc2``'s output, instead of
     being kept (see :mod:`.recomputed_chain`): with BatchNorm this keeps ``2 * C`` channels per
     pixel instead of ``26 * C``, and gives the same gradients. With plain BatchNorms a large hidden
-    map is made a group of ``2 * C`` channels at a time, and replayed in the backward pass a group
-    of ``C`` at a time, so that no map wider than ``2 * C`` is made (see
+    map is made a group of ``2 * C`` channels at a time, and the backward pass replays it in groups
+    of multiples of ``C`` channels of at most 4 MB, so that no map wider than ``2 * C`` is made (see
     :mod:`.channel_grouped_hidden`). A ``pre_norm`` given to :meth:`forward` (the block's layer
     norm) joins the recomputed part, so that its output is not kept either. When the norms use their
     running statistics (inference), each is folded into its convolution (:mod:`.batch_norm_folding`)
