@@ -8,9 +8,9 @@ the forward pass groups of :data:`FORWARD_GROUP_WIDTH` ``* C`` channels when the
 (:data:`.recomputed_chain.SPLIT_BYTES`); the backward pass replays one group at a time from the
 chain's input, in groups of whole multiples of ``C`` channels no larger than
 :data:`BACKWARD_GROUP_BYTES` (at least ``C``). So, when the hidden map is large, no tensor the
-forward pass makes is wider than twice the block's map, and none the backward pass makes is wider
-than the map or larger than those bytes; glibc's heap then reuses the holes that freed maps leave
-instead of growing for the next wide map. The replay normalises with the batch statistics of the
+forward pass makes is wider than twice the block's map, and the backward pass's groups are no
+wider than the map, nor larger than those bytes unless ``C`` channels alone are; glibc's heap then
+reuses the holes that freed maps leave instead of growing for the next wide map. The replay normalises with the batch statistics of the
 forward pass (:mod:`.chain_batch_norm`). Results equal those of the whole-width ops up to the order
 of the sums in ``fc2`` and rounding.
 """
