@@ -10,9 +10,9 @@ chain's input, in groups of whole multiples of ``C`` channels no larger than
 :data:`BACKWARD_GROUP_BYTES` (at least ``C``). So, when the hidden map is large, no tensor the
 forward pass makes is wider than twice the block's map, and the backward pass's groups are no
 wider than the map, nor larger than those bytes unless ``C`` channels alone are; glibc's heap then
-reuses the holes that freed maps leave instead of growing for the next wide map. The replay normalises with the batch statistics of the
-forward pass (:mod:`.chain_batch_norm`). Results equal those of the whole-width ops up to the order
-of the sums in ``fc2`` and rounding.
+reuses the holes that freed maps leave instead of growing for the next wide map. The replay
+normalises with the batch statistics of the forward pass (:mod:`.chain_batch_norm`). Results equal
+those of the whole-width ops up to the order of the sums in ``fc2`` and rounding.
 """
 from functools import partial
 from typing import Callable, List, Optional, Sequence
