@@ -78,9 +78,9 @@ class ChannelGroupedHiddenEnd(ChainEnd):
 
     def _backward_group_width(self, x: torch.Tensor) -> int:
         """The most multiples of ``C`` whose hidden maps for ``x`` fit in
-        :data:`BACKWARD_GROUP_BYTES`, at least one."""
-        channel_bytes = max(1, self.ffn.hidden_map_bytes(x) // self.ffn.fc1.out_channels)
-        return max(1, BACKWARD_GROUP_BYTES // (channel_bytes * self.ffn.fc2.out_channels))
+        :data:`BACKWARD_GROUP_BYTES`, at least one (``C`` hidden channels take as many bytes as
+        ``x``)."""
+        return max(1, BACKWARD_GROUP_BYTES // max(1, x.numel() * x.element_size()))
 
     def _groups(self, width: Optional[int]) -> List[slice]:
         """The hidden channels in groups of ``width * C``, or in one group (``width`` None)."""
