@@ -80,13 +80,15 @@ def test_unmappable_keys_are_listed():
         convert_mmpose(state)
 
 
-def test_same_weights_give_the_same_gradients_in_training():
-    """Forward and backward in training mode (batch statistics, our recomputing attention and
-    FFN): the input's and every weight's gradient equal mmpose's. In float64: in float32, batch
-    statistics over two images amplify rounding differences to ~1e-2 through 16 blocks."""
+@pytest.mark.parametrize('memory_saving', [True, False])
+def test_same_weights_give_the_same_gradients_in_training(memory_saving):
+    """Forward and backward in training mode (batch statistics; the plain blocks and the
+    memory-saving ones): the input's and every weight's gradient equal mmpose's. In float64: in
+    float32, batch statistics over two images amplify rounding differences to ~1e-2 through 16
+    blocks."""
     torch.manual_seed(0)
     theirs = perturb(build_mmpose_backbone('small', drop_path_rate=0.)).double()
-    ours = HRFormer('small', out_indices=(0, )).double()
+    ours = HRFormer('small', out_indices=(0, ), memory_saving=memory_saving).double()
     ours.load_state_dict(convert_mmpose(theirs.state_dict()), strict=True)
     theirs.train()
     ours.train()

@@ -6,8 +6,9 @@ rank's weights.
   ("Found no NVIDIA driver"); the Runner keeps a process group that exists already
   (``Runner.setup_env``), so one is started here, with the gloo backend.
 - torch's ``SyncBatchNorm`` refuses CPU tensors (and its kernels have no CPU version); without a
-  GPU, ``type='SyncBN'`` is registered here as a batch norm that all-reduces its batch statistics
-  over the process group, so the config's SyncBN still synchronises.
+  GPU, ``type='SyncBN'`` is registered here as a ``SyncBatchNorm`` whose training forward pass
+  all-reduces its batch statistics over the process group with plain ops, so the config's SyncBN
+  still synchronises (and is one for whatever checks ``isinstance(m, nn.SyncBatchNorm)``).
 - :class:`RankStateDumpHook` saves each rank's ``state_dict`` to ``work_dir/rank{r}.pth`` after
   training (the CheckpointHook writes rank 0's only).
 """
@@ -40,8 +41,9 @@ def _summed(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-class AllReduceBatchNorm(nn.BatchNorm2d):
-    """BatchNorm whose training statistics are those of the whole batch over all processes.
+class AllReduceBatchNorm(nn.SyncBatchNorm):
+    """SyncBatchNorm whose training statistics are those of the whole batch over all processes,
+    on any device.
 
     Input and output ``B x C x H x W``; outside training or a process group, a plain BatchNorm.
     """

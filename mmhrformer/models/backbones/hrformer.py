@@ -11,12 +11,13 @@ from typing import Dict, List, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-from mmcv.cnn import build_norm_layer
+from mmcv.cnn import ConvModule, build_norm_layer
 from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
+from torchvision.models.resnet import Bottleneck
 
 from mmhrformer.registry import MODELS
-from ..layers import FoldedBottleneck, FoldedConvModule, MultiResolutionModule
+from ..layers import MultiResolutionModule
 
 NUM_STREAMS = 4
 
@@ -53,6 +54,12 @@ class HRFormer(BaseModule):
         with_rpe: whether the attention uses the relative position bias.
         block_type: registered name of the block of stages 2-4. ``'ConvBasicBlock'`` gives the
             paper's ablation, an HRNet with HRFormer's layout.
+        memory_saving: build ``'HRFormerBlock'`` blocks as
+            :class:`~mmhrformer.models.layers.MemorySavingHRFormerBlock`: in training each keeps
+            three maps of its width for the backward pass and recomputes the rest there (same
+            parameters, outputs and gradients; about a seventh more FLOPs per training step).
+            Off: the plain blocks, which keep every intermediate map. On by default: HRFormer's
+            plain blocks keep about twice the memory of an HRNet of the same width.
         upsample_mode: interpolation in the fusion (``'bilinear'`` or ``'nearest'``).
         out_indices: which streams to return (0 = stride 4, ..., 3 = stride 32). The last fusion
             computes only these (a pose model that takes stream 0 has no unused parameters).
@@ -60,7 +67,9 @@ class HRFormer(BaseModule):
             ``k >= 1`` the stem and stages 1..k with the transitions that follow them.
         norm_eval: keep all BatchNorm layers in eval mode during training.
         norm_cfg: norm of the convolutions.
-        with_cp: gradient checkpointing of each block (less memory, more compute).
+        with_cp: gradient checkpointing of each block of stages 2-4: only its input is kept for
+            the backward pass, and the whole block runs again there (least memory, most compute;
+            instead of ``memory_saving``'s partial recomputation).
         init_cfg: mmengine initialisation config, e.g. ``dict(type='Pretrained', checkpoint=...)``.
 
     Inputs ``B x in_channels x H x W`` of any size; outputs a tuple of ``B x C_i x H_i x W_i`` for
@@ -76,6 +85,7 @@ class HRFormer(BaseModule):
                  drop_path_rate: float = 0.,
                  with_rpe: bool = True,
                  block_type: str = 'HRFormerBlock',
+                 memory_saving: bool = True,
                  upsample_mode: str = 'bilinear',
                  out_indices: Sequence[int] = (0, 1, 2, 3),
                  frozen_stages: int = -1,
@@ -103,22 +113,25 @@ class HRFormer(BaseModule):
         if block_cls is None:
             raise KeyError(f'block_type={block_type!r} is not registered in mmhrformer.MODELS; '
                            "use 'HRFormerBlock', 'ConvBasicBlock' or a block you registered")
+        self.memory_saving = memory_saving
+        if memory_saving and block_type == 'HRFormerBlock':
+            block_type = 'MemorySavingHRFormerBlock'
 
         stem_channels = self.arch['stem_channels']
         self.stem = nn.Sequential(*(
-            FoldedConvModule(cin, stem_channels, 3, stride=2, padding=1, norm_cfg=norm_cfg)
+            ConvModule(cin, stem_channels, 3, stride=2, padding=1, norm_cfg=norm_cfg)
             for cin in (in_channels, stem_channels)))
         self.stage1 = self._make_stage1(stem_channels, self.arch['stage1_blocks'], norm_cfg)
         drop_paths = iter(torch.linspace(0, drop_path_rate, self._num_blocks()).tolist())
-        prev_channels = [stem_channels * FoldedBottleneck.expansion]
+        prev_channels = [stem_channels * Bottleneck.expansion]
         for stage in range(2, NUM_STREAMS + 1):
             stage_channels = list(self.channels[:stage])
             self.add_module(f'transition{stage - 1}',
                             self._make_transition(prev_channels, stage_channels, norm_cfg))
             block_args = dict(block_type=block_type, branch_args=block_cls.branch_args,
-                              drop_paths=drop_paths, with_rpe=with_rpe, norm_cfg=norm_cfg)
-            self.add_module(f'stage{stage}', self._make_stage(stage, block_args, upsample_mode,
-                                                              with_cp))
+                              drop_paths=drop_paths, with_rpe=with_rpe, norm_cfg=norm_cfg,
+                              with_cp=with_cp)
+            self.add_module(f'stage{stage}', self._make_stage(stage, block_args, upsample_mode))
             prev_channels = stage_channels
         self._freeze_stages()
 
@@ -188,12 +201,11 @@ class HRFormer(BaseModule):
         def norm_layer(width):
             return build_norm_layer(norm_cfg, width)[1]
 
-        out_channels = channels * FoldedBottleneck.expansion
+        out_channels = channels * Bottleneck.expansion
         downsample = nn.Sequential(nn.Conv2d(channels, out_channels, 1, bias=False),
                                    norm_layer(out_channels))
-        blocks = [FoldedBottleneck(channels, channels, downsample=downsample,
-                                   norm_layer=norm_layer)]
-        blocks += [FoldedBottleneck(out_channels, channels, norm_layer=norm_layer)
+        blocks = [Bottleneck(channels, channels, downsample=downsample, norm_layer=norm_layer)]
+        blocks += [Bottleneck(out_channels, channels, norm_layer=norm_layer)
                    for _ in range(num_blocks - 1)]
         return nn.Sequential(*blocks)
 
@@ -203,14 +215,13 @@ class HRFormer(BaseModule):
         """Adapts the existing streams' channels and adds the new lowest-resolution stream,
         made from the previous lowest one by a 3x3 stride-2 convolution."""
         layers = [nn.Identity() if prev == cur else
-                  FoldedConvModule(prev, cur, 3, padding=1, norm_cfg=norm_cfg)
+                  ConvModule(prev, cur, 3, padding=1, norm_cfg=norm_cfg)
                   for prev, cur in zip(prev_channels, channels)]
-        layers.append(FoldedConvModule(prev_channels[-1], channels[-1], 3, stride=2,
-                                       padding=1, norm_cfg=norm_cfg))
+        layers.append(ConvModule(prev_channels[-1], channels[-1], 3, stride=2, padding=1,
+                                 norm_cfg=norm_cfg))
         return nn.ModuleList(layers)
 
-    def _make_stage(self, stage: int, block_args: dict, upsample_mode: str,
-                    with_cp: bool) -> nn.Sequential:
+    def _make_stage(self, stage: int, block_args: dict, upsample_mode: str) -> nn.Sequential:
         """The modules of ``stage`` (2-4); the very last fusion computes only the returned
         streams."""
         channels = list(self.channels[:stage])
@@ -221,11 +232,11 @@ class HRFormer(BaseModule):
             out_streams = sorted(set(self.out_indices)) if is_last else None
             modules.append(MultiResolutionModule(
                 channels, self._block_cfgs(stage, **block_args), block_args['norm_cfg'],
-                upsample_mode, out_streams, with_cp))
+                upsample_mode, out_streams))
         return nn.Sequential(*modules)
 
     def _block_cfgs(self, stage: int, block_type: str, branch_args: Sequence[str], drop_paths,
-                    with_rpe: bool, norm_cfg: dict) -> List[List[dict]]:
+                    with_rpe: bool, norm_cfg: dict, with_cp: bool) -> List[List[dict]]:
         """Config dicts of the blocks of one module of ``stage``: a list per stream."""
         num_blocks = self.arch['num_blocks'][stage - 2]
         rates = [next(drop_paths) for _ in range(num_blocks)]
@@ -236,7 +247,7 @@ class HRFormer(BaseModule):
                             mlp_ratio=self.arch['mlp_ratios'][stream], with_rpe=with_rpe)
             extra = {name: settings[name] for name in branch_args}
             cfgs.append([dict(type=block_type, channels=self.channels[stream], drop_path=rate,
-                              norm_cfg=norm_cfg, **extra) for rate in rates])
+                              norm_cfg=norm_cfg, with_cp=with_cp, **extra) for rate in rates])
         return cfgs
 
     # ---- forward and training behaviour ----------------------------------------------------
@@ -249,10 +260,6 @@ class HRFormer(BaseModule):
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """Args: x: ``B x in_channels x H x W``. Returns: the maps of ``out_indices``."""
         self._check_input(x)
-        # Channels-last is the blocks' token layout (B x H x W x C in memory) and oneDNN's
-        # fastest for convolutions: one conversion here spares layout round trips in every block
-        # (measured on the CPU: inference and training steps both faster).
-        x = x.contiguous(memory_format=torch.channels_last)
         streams = [self.stage1(self.stem(x))]
         for stage in range(2, NUM_STREAMS + 1):
             transition = getattr(self, f'transition{stage - 1}')

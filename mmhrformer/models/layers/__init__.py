@@ -1,11 +1,10 @@
 from .conv_basic_block import ConvBasicBlock
 from .depthwise_conv_ffn import DepthwiseConvFFN
-from .folded_conv_modules import FoldedBottleneck, FoldedConvModule
 from .hrformer_block import HRFormerBlock
 from .local_window_attention import LocalWindowAttention
+from .memory_saving_block import MemorySavingHRFormerBlock
 from .multi_resolution_fusion import MultiResolutionFusion
 from .multi_resolution_module import MultiResolutionModule
 
-__all__ = ['ConvBasicBlock', 'DepthwiseConvFFN', 'FoldedBottleneck', 'FoldedConvModule',
-           'HRFormerBlock', 'LocalWindowAttention', 'MultiResolutionFusion',
-           'MultiResolutionModule']
+__all__ = ['ConvBasicBlock', 'DepthwiseConvFFN', 'HRFormerBlock', 'LocalWindowAttention',
+           'MemorySavingHRFormerBlock', 'MultiResolutionFusion', 'MultiResolutionModule']

@@ -1,11 +1,12 @@
 """HRNet's basic block, as a stand-in for the HRFormer block in the paper's ablation."""
 import torch
 import torch.nn as nn
+from mmcv.cnn import ConvModule
 from mmcv.cnn.bricks import DropPath
 from mmengine.model import BaseModule
 
 from mmhrformer.registry import MODELS
-from .folded_conv_modules import FoldedConvModule
+from .recompute import recompute
 
 
 @MODELS.register_module()
@@ -19,6 +20,7 @@ class ConvBasicBlock(BaseModule):
         channels: ``C``, the same in and out.
         drop_path: probability of dropping the residual branch in training.
         norm_cfg: norm after each convolution.
+        with_cp: gradient checkpointing, as in :class:`.HRFormerBlock`.
         init_cfg: mmengine initialisation config.
     """
 
@@ -26,14 +28,20 @@ class ConvBasicBlock(BaseModule):
     branch_args = ()
 
     def __init__(self, channels: int, drop_path: float = 0., norm_cfg: dict = dict(type='BN'),
-                 init_cfg=None):
+                 with_cp: bool = False, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
-        self.conv1 = FoldedConvModule(channels, channels, 3, padding=1, norm_cfg=norm_cfg)
-        self.conv2 = FoldedConvModule(channels, channels, 3, padding=1, norm_cfg=norm_cfg,
-                                      act_cfg=None)
+        self.conv1 = ConvModule(channels, channels, 3, padding=1, norm_cfg=norm_cfg)
+        self.conv2 = ConvModule(channels, channels, 3, padding=1, norm_cfg=norm_cfg,
+                                act_cfg=None)
         self.drop_path = DropPath(drop_path)
         self.relu = nn.ReLU()
+        self.with_cp = with_cp
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Args: x: ``B x C x H x W``. Returns: ``B x C x H x W``."""
+        if self.with_cp and torch.is_grad_enabled():
+            return recompute(self._forward, x, modules=[self])
+        return self._forward(x)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.relu(x + self.drop_path(self.conv2(self.conv1(x))))

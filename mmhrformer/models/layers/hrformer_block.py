@@ -9,6 +9,7 @@ from mmengine.model import BaseModule
 from mmhrformer.registry import MODELS
 from .depthwise_conv_ffn import DepthwiseConvFFN
 from .local_window_attention import LocalWindowAttention
+from .recompute import recompute
 
 
 @MODELS.register_module()
@@ -25,6 +26,9 @@ class HRFormerBlock(BaseModule):
         norm_cfg: norm of the FFN's convolutions.
         transformer_norm_cfg: norm before the attention and the FFN.
         act_cfg: activation of the FFN.
+        with_cp: gradient checkpointing: keep only the block's input for the backward pass and
+            run the block again there (its BatchNorms reuse their batch statistics, see
+            :func:`.recompute`).
         init_cfg: mmengine initialisation config.
     """
 
@@ -41,6 +45,7 @@ class HRFormerBlock(BaseModule):
                  norm_cfg: dict = dict(type='BN'),
                  transformer_norm_cfg: dict = dict(type='LN', eps=1e-6),
                  act_cfg: dict = dict(type='GELU'),
+                 with_cp: bool = False,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         self.norm1 = build_norm_layer(transformer_norm_cfg, channels)[1]
@@ -48,13 +53,16 @@ class HRFormerBlock(BaseModule):
         self.norm2 = build_norm_layer(transformer_norm_cfg, channels)[1]
         self.ffn = DepthwiseConvFFN(channels, int(channels * mlp_ratio), norm_cfg, act_cfg)
         self.drop_path = DropPath(drop_path)
+        self.with_cp = with_cp
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Args: x: ``B x C x H x W``. Returns: ``B x C x H x W``."""
+        if self.with_cp and torch.is_grad_enabled():
+            return recompute(self._forward, x, modules=[self])
+        return self._forward(x)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
         tokens = x.permute(0, 2, 3, 1)  # B x H x W x C, a view
-        # The norms run inside the attention and the FFN, which recompute their outputs in the
-        # backward pass instead of keeping them: in training a block keeps 3 maps of C channels.
-        tokens = tokens + self.drop_path(self.attn(tokens, self.norm1))
-        ffn_out = self.ffn(tokens.permute(0, 3, 1, 2), self.norm2)
-        tokens = tokens + self.drop_path(ffn_out.permute(0, 2, 3, 1))
-        return tokens.permute(0, 3, 1, 2)
+        tokens = tokens + self.drop_path(self.attn(self.norm1(tokens)))
+        x = tokens.permute(0, 3, 1, 2)
+        return x + self.drop_path(self.ffn(self.norm2(tokens).permute(0, 3, 1, 2)))

@@ -1,16 +1,13 @@
 """Multi-head self-attention inside non-overlapping local windows (HRFormer, Sec. 3)."""
-from functools import partial
-from typing import Optional, Sequence, Tuple, Union
+from typing import Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 
 from mmhrformer.registry import MODELS
-from .inference_cache import cached_at_inference
-from .recomputed_chain import recomputed_chain
-from .window_attention_function import WindowAttentionEnd
 from .windows import merge_windows, partition_windows
 
 
@@ -33,11 +30,11 @@ def relative_position_index(window_size: Tuple[int, int]) -> torch.Tensor:
 class LocalWindowAttention(BaseModule):
     """Multi-head self-attention within each ``Wh x Ww`` window of a map.
 
-    The cost is linear in the number of pixels: every token attends to the ``Wh * Ww`` tokens of its
-    own window only. A learned relative position bias (one table per head) is added to the logits.
-    Maps that are not a multiple of the window are centre-padded with zeros (see
-    :mod:`mmhrformer.models.layers.windows`); padded tokens take part in the attention, as in the
-    official HRFormer and in mmpose's port, so that their weights give the same outputs.
+    ``softmax(q k^T / sqrt(d) + B) v`` per window and head, ``B`` a learned relative position
+    bias (one table per head). The cost is linear in the number of pixels: every token attends
+    to the ``Wh * Ww`` tokens of its own window only. Maps that are not a multiple of the window
+    are centre-padded with zeros (:mod:`.windows`); padded tokens take part in the attention, as
+    in the official HRFormer and in mmpose's port, so that their weights give the same outputs.
 
     Args:
         embed_dims: channels ``C``; must be divisible by ``num_heads``.
@@ -82,35 +79,23 @@ class LocalWindowAttention(BaseModule):
             trunc_normal_(self.relative_position_bias_table, std=.02)
 
     def position_bias(self) -> torch.Tensor:
-        """Returns the bias added to the attention logits, ``num_heads x L x L``,
-        ``L = Wh * Ww``; kept between calls while no gradient is recorded (see
-        :mod:`.inference_cache`)."""
-        sources = (self.relative_position_bias_table, self.relative_position_index)
-        return cached_at_inference(self, 'position_bias', sources, self._gather_position_bias)
-
-    def _gather_position_bias(self) -> torch.Tensor:
+        """The bias added to the attention logits, ``num_heads x L x L``, ``L = Wh * Ww``."""
         length = self.window_size[0] * self.window_size[1]
         bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
         return bias.view(length, length, self.num_heads).permute(2, 0, 1)
 
-    def _attention(self) -> WindowAttentionEnd:
-        bias = self.position_bias() if self.with_rpe else None
-        return WindowAttentionEnd(self.qkv, self.num_heads, bias, self.proj)
-
     def attend(self, windows: torch.Tensor) -> torch.Tensor:
         """Self-attention within each window: ``N x L x C`` -> ``N x L x C``."""
-        return recomputed_chain(windows, (), self._attention())
+        num_windows, length, channels = windows.shape
+        qkv = self.qkv(windows).view(num_windows, length, 3, self.num_heads, -1)
+        query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each N x heads x L x d
+        bias = self.position_bias().to(query.dtype)[None] if self.with_rpe else None
+        out = F.scaled_dot_product_attention(query, key, value, attn_mask=bias)
+        return self.proj(out.transpose(1, 2).reshape(num_windows, length, channels))
 
-    def forward(self, x: torch.Tensor, norm: Optional[nn.Module] = None) -> torch.Tensor:
-        """Args: x: ``B x H x W x C``; norm: applied to ``x`` first (the block's layer norm).
-
-        Returns: ``B x H x W x C``. In training only ``x`` is kept for the backward pass: the
-        normalised windows are recomputed from it (see :mod:`.recomputed_chain`).
-        """
-        make_windows = [partial(partition_windows, window_size=self.window_size)]
-        if norm is not None:
-            make_windows.insert(0, norm)
-        windows = recomputed_chain(x, make_windows, self._attention())
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Args: x: ``B x H x W x C``. Returns: ``B x H x W x C``."""
+        windows = self.attend(partition_windows(x, self.window_size))
         return merge_windows(windows, x.shape[1:3], self.window_size)
 
     def extra_repr(self) -> str:

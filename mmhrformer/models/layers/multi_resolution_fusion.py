@@ -1,28 +1,13 @@
 """Exchange of information between the parallel resolution streams (HRNet's fusion)."""
-from collections import OrderedDict
 from typing import List, Optional, Sequence
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmcv.cnn import ConvModule, DepthwiseSeparableConvModule
 from mmengine.model import BaseModule
 
 from mmhrformer.registry import MODELS
-from .folded_conv_modules import FoldedConvModule
-
-
-def _separable_step(in_channels: int, out_channels: int, norm_cfg: dict,
-                    act_cfg: Optional[dict]) -> nn.Sequential:
-    """A stride-2 step down: 3x3 depth-wise conv + norm, then 1x1 conv + norm + ``act_cfg``.
-
-    The modules and names of mmcv's ``DepthwiseSeparableConvModule`` (so its checkpoint keys),
-    as :class:`.FoldedConvModule`: each norm folded into its convolution at inference.
-    """
-    return nn.Sequential(OrderedDict(
-        depthwise_conv=FoldedConvModule(in_channels, in_channels, 3, stride=2, padding=1,
-                                        groups=in_channels, norm_cfg=norm_cfg, act_cfg=None),
-        pointwise_conv=FoldedConvModule(in_channels, out_channels, 1, norm_cfg=norm_cfg,
-                                        act_cfg=act_cfg)))
 
 
 @MODELS.register_module()
@@ -67,13 +52,14 @@ class MultiResolutionFusion(BaseModule):
         if src == dst:
             return nn.Identity()
         if src > dst:  # upsampling: the resize happens in forward, to the exact target size
-            return FoldedConvModule(channels[src], channels[dst], 1, norm_cfg=norm_cfg,
-                                    act_cfg=None)
+            return ConvModule(channels[src], channels[dst], 1, norm_cfg=norm_cfg, act_cfg=None)
         steps = []
         for step in range(dst - src):
             last = step == dst - src - 1
-            steps.append(_separable_step(channels[src], channels[dst] if last else channels[src],
-                                         norm_cfg, act_cfg=None if last else dict(type='ReLU')))
+            steps.append(DepthwiseSeparableConvModule(
+                channels[src], channels[dst] if last else channels[src], 3, stride=2, padding=1,
+                norm_cfg=norm_cfg, dw_act_cfg=None,
+                pw_act_cfg=None if last else dict(type='ReLU')))
         return nn.Sequential(*steps)
 
     def _resize(self, x: torch.Tensor, size: torch.Size) -> torch.Tensor:

@@ -4,7 +4,6 @@ from typing import List, Optional, Sequence
 import torch
 import torch.nn as nn
 from mmengine.model import BaseModule
-from torch.utils.checkpoint import checkpoint
 
 from mmhrformer.registry import MODELS
 from .multi_resolution_fusion import MultiResolutionFusion
@@ -20,8 +19,6 @@ class MultiResolutionModule(BaseModule):
         norm_cfg: norm of the fusion's convolutions.
         upsample_mode: interpolation of the fusion's upsampling paths.
         out_streams: the streams to fuse and return (default: all).
-        with_cp: recompute each block's activations in the backward pass (gradient checkpointing)
-            instead of keeping them: less memory, more compute.
         init_cfg: mmengine initialisation config.
     """
 
@@ -31,13 +28,11 @@ class MultiResolutionModule(BaseModule):
                  norm_cfg: dict = dict(type='BN'),
                  upsample_mode: str = 'bilinear',
                  out_streams: Optional[Sequence[int]] = None,
-                 with_cp: bool = False,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         if len(block_cfgs) != len(channels):
             raise ValueError(f'block_cfgs has {len(block_cfgs)} streams, channels has '
                              f'{len(channels)}: give one list of blocks per stream')
-        self.with_cp = with_cp
         # `_scope_`: look the block types up in our registry whatever the caller's default scope
         # (a toolbox's Runner sets its own, where our block names are unknown).
         self.branches = nn.ModuleList(
@@ -45,18 +40,10 @@ class MultiResolutionModule(BaseModule):
             for cfgs in block_cfgs)
         self.fusion = MultiResolutionFusion(channels, norm_cfg, upsample_mode, out_streams)
 
-    def _run_branch(self, branch: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
-        for block in branch:
-            if self.with_cp and x.requires_grad:
-                x = checkpoint(block, x, use_reentrant=False)
-            else:
-                x = block(x)
-        return x
-
     def forward(self, inputs: Sequence[torch.Tensor]) -> List[torch.Tensor]:
         """Args: inputs: ``B x C_i x H_i x W_i`` per stream.
 
         Returns: ``B x C_i x H_i x W_i`` for each stream of ``out_streams``.
         """
-        streams = [self._run_branch(branch, x) for branch, x in zip(self.branches, inputs)]
+        streams = [branch(x) for branch, x in zip(self.branches, inputs)]
         return self.fusion(streams)

@@ -95,22 +95,37 @@ def test_norm_eval_keeps_batchnorm_in_eval_mode():
     assert all(m.training for m in model.modules() if isinstance(m, nn.LayerNorm))
 
 
-def test_with_cp_gives_the_same_outputs_and_gradients():
-    torch.manual_seed(0)
-    plain = HRFormer(TINY_CUSTOM)
-    checkpointed = HRFormer(TINY_CUSTOM, with_cp=True)
-    checkpointed.load_state_dict(plain.state_dict())
-    x = torch.randn(2, 3, 32, 48)
-    outputs = []
-    for model in (plain, checkpointed):
+@pytest.mark.parametrize('variant', [dict(memory_saving=False, with_cp=True),
+                                     dict(memory_saving=True),
+                                     dict(memory_saving=True, block_type='ConvBasicBlock'),
+                                     dict(memory_saving=False, block_type='ConvBasicBlock',
+                                          with_cp=True)])
+def test_memory_saving_and_with_cp_give_the_plain_outputs_gradients_and_statistics(variant):
+    """float64, drop path on (the same draws), BatchNorm in training."""
+    plain = HRFormer(TINY_CUSTOM, drop_path_rate=0.2, memory_saving=False,
+                     block_type=variant.get('block_type', 'HRFormerBlock')).double()
+    other = HRFormer(TINY_CUSTOM, drop_path_rate=0.2, **variant).double()
+    other.load_state_dict(plain.state_dict())
+    x = torch.randn(2, 3, 32, 48, dtype=torch.double)
+    steps = []
+    for model in (plain, other):
         model.train()
+        torch.manual_seed(3)
         out = model(x)
         sum(o.square().sum() for o in out).backward()
-        outputs.append((out, {n: p.grad for n, p in model.named_parameters()}))
-    for a, b in zip(outputs[0][0], outputs[1][0]):
-        torch.testing.assert_close(a, b)
-    for name, grad in outputs[0][1].items():
-        torch.testing.assert_close(grad, outputs[1][1][name], msg=name)
+        steps.append([*out, *(p.grad for p in model.parameters()), *model.buffers()])
+    assert len(steps[0]) == len(steps[1])
+    for got, want in zip(steps[1], steps[0]):
+        torch.testing.assert_close(got, want)
+
+
+def test_memory_saving_builds_memory_saving_hrformer_blocks_only():
+    from mmhrformer.models.layers import HRFormerBlock, MemorySavingHRFormerBlock
+    blocks = [type(m) for m in HRFormer(TINY_CUSTOM).modules() if isinstance(m, HRFormerBlock)]
+    assert blocks and set(blocks) == {MemorySavingHRFormerBlock}
+    plain = [type(m) for m in HRFormer(TINY_CUSTOM, memory_saving=False).modules()
+             if isinstance(m, HRFormerBlock)]
+    assert set(plain) == {HRFormerBlock}
 
 
 def test_drop_path_is_active_only_in_training():
@@ -123,12 +138,26 @@ def test_drop_path_is_active_only_in_training():
     assert torch.equal(model(x)[0], model(x)[0])
 
 
-def test_drop_path_rate_rises_linearly_over_the_blocks():
-    model = HRFormer('small', drop_path_rate=0.3)
-    rates = [block.drop_path.drop_prob for block in model.stage4[-1].branches[0]]
-    first = model.stage2[0].branches[0][0].drop_path.drop_prob
-    assert first == 0.
-    assert rates[-1] == pytest.approx(0.3)
+@pytest.mark.parametrize('arch', [
+    'small',  # 2 + 4 x 2 + 2 x 2 = 14 blocks along stream 0
+    # Uneven modules and blocks per stage: 2 + 2 x 1 + 3 = 7 blocks along stream 0.
+    dict(TINY_CUSTOM, num_modules=[1, 2, 1], num_blocks=[2, 1, 3])])
+def test_drop_path_rate_rises_linearly_over_the_blocks(arch):
+    """Along stream 0 (stages 2-4) block ``k`` of ``n`` drops with ``rate * k / (n - 1)``; a stream
+    that starts in a later stage takes the rates of the blocks of stream 0 beside it."""
+    model = HRFormer(arch, drop_path_rate=0.3)
+    streams = [[] for _ in range(4)]
+    for stage in (model.stage2, model.stage3, model.stage4):
+        for module in stage:
+            for s, branch in enumerate(module.branches):
+                streams[s] += [block.drop_path.drop_prob for block in branch]
+    per_stage = [m * b for m, b in zip(model.arch['num_modules'], model.arch['num_blocks'])]
+    # Stream s runs through stages max(2, s + 1) to 4.
+    assert [len(rates) for rates in streams] == [sum(per_stage), sum(per_stage),
+                                                 sum(per_stage[1:]), per_stage[2]]
+    expected = torch.linspace(0, 0.3, sum(per_stage)).tolist()
+    for rates in streams:
+        assert rates == pytest.approx(expected[len(expected) - len(rates):], abs=1e-7)
 
 
 def test_conv_block_ablation_is_a_config_change():

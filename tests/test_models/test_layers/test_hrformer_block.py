@@ -1,78 +1,69 @@
-"""The HRFormer block against its formula written out with plain modules, and what it keeps for
-backward."""
+"""The HRFormer block against its formula, and its gradient checkpointing."""
 import copy
 
 import pytest
 import torch
 
 from mmhrformer.models.layers import HRFormerBlock
-from mmhrformer.models.layers.windows import merge_windows, partition_windows
-from .test_depthwise_conv_ffn import largest_tensors_in_training
-from .test_local_window_attention import reference_window_attention, saved_storage_bytes
+from .test_local_window_attention import reference_attention
 
 
 def reference_block(block, x):
     """``x + Attn(LN(x))`` then ``x + FFN(LN(x))``, each module run on its own."""
     tokens = x.permute(0, 2, 3, 1)
-    window_size = block.attn.window_size
-    windows = partition_windows(block.norm1(tokens), window_size)
-    attended = reference_window_attention(block.attn, windows)
-    tokens = tokens + merge_windows(attended, tokens.shape[1:3], window_size)
+    tokens = tokens + reference_attention(block.attn, block.norm1(tokens))
     hidden = block.norm2(tokens).permute(0, 3, 1, 2)
-    for module in block.ffn:
-        hidden = module(hidden)
+    for name in ('fc1', 'norm1', 'act1', 'dwconv', 'norm2', 'act2', 'fc2', 'norm3', 'act3'):
+        hidden = getattr(block.ffn, name)(hidden)
     return (tokens + hidden.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
 
 
-def make_block(seed=0):
+def make_block(seed=0, **kwargs):
+    """A float64 block with every weight, bias and statistic away from its initial value."""
     torch.manual_seed(seed)
-    block = HRFormerBlock(16, num_heads=2, window_size=4)
-    torch.nn.init.normal_(block.attn.relative_position_bias_table)
-    for norm in (block.norm1, block.norm2):
-        torch.nn.init.uniform_(norm.weight, 0.5, 1.5)
-        torch.nn.init.normal_(norm.bias)
-    return block
+    block = HRFormerBlock(16, num_heads=2, window_size=4, **kwargs)
+    with torch.no_grad():
+        for name, tensor in block.state_dict().items():
+            if tensor.is_floating_point():
+                tensor.add_(0.2 * torch.randn_like(tensor))
+            if name.endswith('running_var'):
+                tensor.abs_().add_(0.5)
+    return block.double()
+
+
+def training_step(block, forward, x, grad):
+    """The output of ``forward(block, x)``, the gradients of ``x`` and of the block's parameters
+    for the output gradient ``grad``, and the block's buffers afterwards, in one flat list."""
+    out = forward(block, x)
+    grads = torch.autograd.grad(out, [x, *block.parameters()], grad)
+    return [out, *grads, *(b.clone() for b in block.buffers())]
+
+
+def assert_all_close(actual, expected, **tolerance):
+    assert len(actual) == len(expected)
+    for got, want in zip(actual, expected):
+        torch.testing.assert_close(got, want, **tolerance)
 
 
 @pytest.mark.parametrize('mode', ['train', 'eval'])
-def test_outputs_gradients_and_statistics_equal_the_formula(mode, split):
-    """In float64, so that float32 rounding does not hide a wrong term (the gradient of a bias
-    before a BatchNorm is only rounding noise in training)."""
-    ours = make_block().double().train(mode == 'train')
-    reference = copy.deepcopy(ours)
+def test_outputs_gradients_and_statistics_equal_the_formula(mode):
+    """In float64, so that float32 rounding does not hide a wrong term."""
+    block = make_block().train(mode == 'train')
     x = torch.randn(2, 16, 9, 6, dtype=torch.double, requires_grad=True)  # windows pad to 12 x 8
     grad = torch.randn_like(x)
-    actual, expected = ours(x), reference_block(reference, x)
-    torch.testing.assert_close(actual, expected)
-    got = torch.autograd.grad(actual, [x, *ours.parameters()], grad)
-    want = torch.autograd.grad(expected, [x, *reference.parameters()], grad)
-    for g, w in zip(got, want):
-        torch.testing.assert_close(g, w)
-    torch.testing.assert_close(dict(ours.named_buffers()), dict(reference.named_buffers()))
+    reference = copy.deepcopy(block)
+    assert_all_close(training_step(block, HRFormerBlock.__call__, x, grad),
+                     training_step(reference, reference_block, x, grad))
 
 
-def test_training_keeps_three_maps_of_the_block_width():
-    """Kept for backward: the block's input, the map after the attention's residual and the
-    FFN's last convolution output. Not the normalised maps, windows, hidden maps or attention
-    matrices (the plain formula keeps about 29 maps of ``C`` here)."""
-    block = make_block().train()
-    x = torch.randn(3, 16, 9, 6, requires_grad=True).contiguous(memory_format=torch.channels_last)
-    assert saved_storage_bytes(lambda: block(x), batch=3) == 3 * x.numel() * 4
-    plain = saved_storage_bytes(lambda: reference_block(block, x), batch=3)
-    assert plain > 20 * x.numel() * 4
-
-
-def test_training_makes_no_tensor_wider_than_twice_the_map_when_split(split):
-    """Split (as for large inputs, see ``SPLIT_BYTES``), neither the FFN's 4x-wide hidden map nor
-    the 3x-wide query/key/value of all windows is made: the largest tensor made in the forward pass
-    is a group of the FFN's hidden channels, twice the map; in the backward pass the map padded to
-    whole windows (12 x 8), which the attention's replay makes, is larger than the FFN's groups
-    there (as wide as the map)."""
-    block = make_block().train()
-    x = torch.randn(3, 16, 9, 6, requires_grad=True)
-    padded_map = 3 * 16 * 12 * 8
-    assert x.numel() < padded_map < 2 * x.numel()
-    expected = (2 * x.numel(), padded_map) if split else (3 * padded_map, 3 * padded_map)
-    assert largest_tensors_in_training(block, x) == expected
-    assert max(largest_tensors_in_training(lambda x: reference_block(block, x), x)) >= \
-        3 * padded_map
+def test_with_cp_gives_the_plain_gradients_and_updates_the_statistics_once():
+    """Checkpointed, the block runs twice per step; its BatchNorms count and average the batch
+    once, as without checkpointing."""
+    plain = make_block().train()
+    checkpointed = copy.deepcopy(plain)
+    checkpointed.with_cp = True
+    x = torch.randn(2, 16, 9, 6, dtype=torch.double, requires_grad=True)
+    grad = torch.randn_like(x)
+    assert_all_close(training_step(checkpointed, HRFormerBlock.__call__, x, grad),
+                     training_step(plain, HRFormerBlock.__call__, x, grad))
+    assert checkpointed.ffn.norm1.num_batches_tracked == 1
