@@ -4,11 +4,12 @@
 would reduce the batch a second time, update its running averages a second time and, as SyncBN,
 synchronise with the other processes a second time. :func:`recompute` runs the BatchNorms of the
 given modules (any ``_BatchNorm``: ``BN``, ``SyncBN``, mmengine's ``_BatchNormXd``) so that the
-forward pass computes the batch statistics (over all processes for a synchronised ``SyncBN``, in
-one collective), updates the running averages and keeps the statistics, and the recomputation
-normalises with the kept statistics. Both passes record the same autograd op, a training-mode
-BatchNorm with given statistics, whose backward pass is PyTorch's (for a synchronised ``SyncBN``
-its two per-channel sums are all-reduced, one collective, as ``nn.SyncBatchNorm`` does). Outputs
+forward pass computes the batch statistics (with PyTorch's BatchNorm kernel; over all processes for
+a synchronised ``SyncBN``, in one collective), updates the running averages and keeps the
+statistics, and the recomputation normalises with the kept statistics. Both passes record the same
+autograd op, whose backward pass is a training BatchNorm's (PyTorch's kernel; for a synchronised
+``SyncBN`` its two per-channel sums are all-reduced, one collective, as ``nn.SyncBatchNorm``
+does). Outputs
 and gradients equal those of the modules run plainly, up to rounding; other modules run as they
 are, under the autocast state and, on request, the random state of the forward pass.
 """
@@ -19,7 +20,6 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 import torch
 import torch.distributed as dist
 import torch.nn as nn
-import torch.nn.functional as F
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.utils.checkpoint import checkpoint
 
@@ -41,15 +41,12 @@ def sync_group(norm: _BatchNorm) -> Optional[dist.ProcessGroup]:
     return group if dist.get_world_size(group) > 1 else None
 
 
-def batch_statistics(x: torch.Tensor, group: Optional[dist.ProcessGroup]) -> Statistics:
-    """Mean, biased variance and count per channel of ``x`` (``B x C x ...``), in float32 or
-    float64, over the processes of ``group`` when one is given (one ``all_gather``)."""
+def batch_statistics(x: torch.Tensor, group: dist.ProcessGroup) -> Statistics:
+    """Mean, biased variance and count per channel of ``x`` (``B x C x ...``) over the processes of
+    ``group`` (one ``all_gather``), in float32 or float64."""
     dims = [0, *range(2, x.dim())]
     var, mean = torch.var_mean(x if x.dtype == torch.float64 else x.float(), dims, correction=0)
-    count = torch.full_like(mean, x.numel() // x.shape[1])
-    if group is None:
-        return mean, var, count
-    local = torch.stack([mean, var, count])
+    local = torch.stack([mean, var, torch.full_like(mean, x.numel() // x.shape[1])])
     gathered = [torch.empty_like(local) for _ in range(dist.get_world_size(group))]
     dist.all_gather(gathered, local, group=group)
     means, variances, counts = torch.stack(gathered).unbind(1)  # each processes x C
@@ -59,44 +56,72 @@ def batch_statistics(x: torch.Tensor, group: Optional[dist.ProcessGroup]) -> Sta
     return mean, var, total
 
 
-def update_running_statistics(norm: _BatchNorm, statistics: Statistics) -> None:
-    """Moves ``norm``'s running averages towards the batch statistics as ``_BatchNorm`` does
-    (momentum, or a cumulative average when ``momentum`` is None; unbiased variance)."""
+def _update_factor(norm: _BatchNorm) -> float:
+    """Counts a training batch of ``norm`` and returns the weight of its statistics in the running
+    averages, as ``_BatchNorm.forward`` does (0 where it keeps no running averages)."""
     if not (norm.training and norm.track_running_stats and norm.running_mean is not None):
-        return
-    mean, var, count = statistics
+        return 0.
     norm.num_batches_tracked.add_(1)
-    factor = (1. / float(norm.num_batches_tracked) if norm.momentum is None else norm.momentum)
-    norm.running_mean.lerp_(mean.to(norm.running_mean.dtype), factor)
-    unbiased = var * count / (count - 1)
-    norm.running_var.lerp_(unbiased.to(norm.running_var.dtype), factor)
+    return 1. / float(norm.num_batches_tracked) if norm.momentum is None else norm.momentum
 
 
-class NormaliseWithStatistics(torch.autograd.Function):
-    """A training-mode BatchNorm of ``x`` (``B x C x ...``) with given batch statistics: the
-    output of ``F.batch_norm`` and its gradients, which account for the statistics' dependence
-    on ``x`` (over all processes of ``group`` when one is given)."""
+def _normalise_with_batch_statistics(norm: _BatchNorm, x: torch.Tensor,
+                                     group: Optional[dist.ProcessGroup]) -> tuple:
+    """``norm``'s training forward pass on ``x``: the output and the batch statistics it used
+    (mean, variance, inverse standard deviation, count; the count None for one process), its
+    running averages updated. One kernel for one process, as the plain BatchNorm."""
+    factor = _update_factor(norm)
+    running = (norm.running_mean, norm.running_var) if factor else (None, None)
+    if group is None:
+        if x.numel() == x.shape[1]:
+            raise ValueError('Expected more than 1 value per channel when training, got input '
+                             f'size {list(x.shape)}')
+        out, mean, invstd = torch.native_batch_norm(x, norm.weight, norm.bias, *running, True,
+                                                    factor, norm.eps)
+        return out, mean, invstd.pow(-2).sub_(norm.eps), invstd, None
+    mean, var, count = batch_statistics(x, group)
+    if factor:
+        norm.running_mean.lerp_(mean.to(norm.running_mean.dtype), factor)
+        unbiased = var * count / (count - 1)
+        norm.running_var.lerp_(unbiased.to(norm.running_var.dtype), factor)
+    out = torch.native_batch_norm(x, norm.weight, norm.bias, mean, var, False, 0., norm.eps)[0]
+    return out, mean, var, torch.rsqrt(var + norm.eps), count
+
+
+class BatchNormKeptStatistics(torch.autograd.Function):
+    """A training-mode BatchNorm of ``x`` (``B x C x ...``) whose batch statistics are computed
+    once and reused: with ``statistics`` empty, ``norm``'s forward pass (which fills it); with it
+    filled, the same output from the kept statistics. The backward pass is a training BatchNorm's:
+    its gradients account for the statistics' dependence on ``x`` (over all processes of
+    ``group`` when one is given)."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, mean, var, count, eps, group):
-        invstd = torch.rsqrt(var + eps)
+    def forward(ctx, x, weight, bias, norm: _BatchNorm, statistics: list,
+                group: Optional[dist.ProcessGroup]):
+        if statistics:
+            mean, var, invstd, count = statistics
+            out = torch.native_batch_norm(x, weight, bias, mean, var, False, 0., norm.eps)[0]
+        else:
+            out, *kept = _normalise_with_batch_statistics(norm, x, group)
+            statistics.extend(kept)
+            mean, _, invstd, count = kept
         ctx.save_for_backward(x, weight, mean, invstd, count)
-        ctx.eps, ctx.group = eps, group
-        return F.batch_norm(x, mean, var, weight, bias, False, 0., eps)
+        ctx.eps, ctx.group = norm.eps, group
+        return out
 
     @staticmethod
     def backward(ctx, grad):
         x, weight, mean, invstd, count = ctx.saved_tensors
         needs_x, needs_weight, needs_bias = ctx.needs_input_grad[:3]
-        mask = [needs_x and ctx.group is None, needs_weight or ctx.group is not None,
-                needs_bias or ctx.group is not None]
+        synced = ctx.group is not None
+        mask = [needs_x and not synced, needs_weight or synced, needs_bias or synced]
         grad_x, sum_grad_xhat, sum_grad = torch.ops.aten.native_batch_norm_backward(
             grad, x, weight, None, None, mean, invstd, True, ctx.eps, mask)
-        if ctx.group is not None and needs_x:
+        if synced and needs_x:
             grad_x = _synchronised_input_grad(grad, x, weight, mean, invstd, count,
                                               torch.stack([sum_grad, sum_grad_xhat]), ctx.group)
         return (grad_x, sum_grad_xhat if needs_weight else None, sum_grad if needs_bias else None,
-                None, None, None, None, None)
+                None, None, None)
 
 
 def _synchronised_input_grad(grad: torch.Tensor, x: torch.Tensor, weight: Optional[torch.Tensor],
@@ -126,7 +151,7 @@ class KeptStatistics:
 
     def __init__(self, norms: Sequence[_BatchNorm]):
         self.norms = list(norms)
-        self.kept: Dict[int, List[Statistics]] = {id(norm): [] for norm in self.norms}
+        self.kept: Dict[int, List[list]] = {id(norm): [] for norm in self.norms}
 
     def contexts(self):
         return self._normalising(reuse=False), self._normalising(reuse=True)
@@ -149,21 +174,15 @@ class KeptStatistics:
                  x: torch.Tensor) -> torch.Tensor:
         if not uses_batch_statistics(norm):
             return type(norm).forward(norm, x)
-        group = sync_group(norm)
+        kept = self.kept[id(norm)]
         if reuse:
-            statistics = self.kept[id(norm)][calls[id(norm)]]
+            statistics = kept[calls[id(norm)]]
             calls[id(norm)] += 1
         else:
-            if group is None and x.numel() == x.shape[1]:
-                raise ValueError('Expected more than 1 value per channel when training, got '
-                                 f'input size {list(x.shape)}')
-            with torch.no_grad():
-                statistics = batch_statistics(x, group)
-                update_running_statistics(norm, statistics)
-            self.kept[id(norm)].append(statistics)
-        mean, var, count = statistics
-        return NormaliseWithStatistics.apply(x, norm.weight, norm.bias, mean, var, count,
-                                             norm.eps, group)
+            statistics = []
+            kept.append(statistics)
+        return BatchNormKeptStatistics.apply(x, norm.weight, norm.bias, norm, statistics,
+                                             sync_group(norm))
 
 
 def recompute(function: Callable[..., torch.Tensor], *inputs: torch.Tensor,

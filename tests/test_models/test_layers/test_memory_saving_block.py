@@ -143,3 +143,40 @@ def test_syncbn_over_two_processes_equals_the_plain_block_and_syncs_once(tmp_pat
         assert result['calls'] == ['all_gather'] * 3 + ['all_reduce'] * 3
     running_means = [r['actual'][-3] for r in ranks]  # norm3's running mean
     torch.testing.assert_close(running_means[0], running_means[1])
+
+
+#: Each device here with the autocast dtypes it trains in (a GPU's only where there is one).
+DEVICE_DTYPES = [('cpu', None), ('cpu', torch.bfloat16)] + (
+    [('cuda', None), ('cuda', torch.float16), ('cuda', torch.bfloat16)]
+    if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize('device,dtype', DEVICE_DTYPES)
+def test_backbone_training_step_equals_the_plain_one_on_each_device(device, dtype):
+    """The whole backbone in float32, without or under autocast: the memory-saving model's
+    outputs, gradients and statistics equal the plain model's (float32: 1e-4; autocast: 3e-2
+    relative to each tensor's largest value, a few ulps of bf16 / fp16, or to 0.1 for the
+    gradients that are rounding noise, those of the convolution biases before a BatchNorm)."""
+    from mmhrformer.models import HRFormer
+    arch = dict(channels=[8, 16, 24, 32], num_heads=[1, 2, 2, 4], mlp_ratios=[2, 2, 2, 2],
+                num_modules=[1, 1, 1], num_blocks=[1, 1, 1])
+    torch.manual_seed(0)
+    plain = HRFormer(arch, memory_saving=False).to(device).train()
+    saving = HRFormer(arch, memory_saving=True).to(device).train()
+    saving.load_state_dict(plain.state_dict())
+    x = torch.randn(2, 3, 48, 40, device=device)
+    steps = []
+    for model in (plain, saving):
+        with torch.autocast(device, dtype=dtype, enabled=dtype is not None):
+            out = model(x)
+            loss = sum(o.float().square().mean() for o in out)
+        loss.backward()
+        steps.append([*out, *(p.grad for p in model.parameters()), *model.buffers()])
+    tolerance = 1e-4 if dtype is None else 3e-2
+    for want, got in zip(*steps):
+        assert got.dtype == want.dtype
+        if got.is_floating_point():
+            scale = want.abs().max().clamp(min=0.1)
+            assert (got - want).abs().max() <= tolerance * scale
+        else:
+            assert torch.equal(got, want)
