@@ -5,6 +5,7 @@ statistics is a small correction of the plain one).
 """
 import os
 import pickle
+from contextlib import contextmanager
 
 import pytest
 import torch
@@ -145,6 +146,16 @@ def test_syncbn_over_two_processes_equals_the_plain_block_and_syncs_once(tmp_pat
     torch.testing.assert_close(running_means[0], running_means[1])
 
 
+@contextmanager
+def no_tf32_matmul():
+    allowed = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = allowed
+
+
 #: Each device here with the autocast dtypes it trains in (a GPU's only where there is one).
 DEVICE_DTYPES = [('cpu', None), ('cpu', torch.bfloat16)] + (
     [('cuda', None), ('cuda', torch.float16), ('cuda', torch.bfloat16)]
@@ -167,10 +178,12 @@ def test_backbone_training_step_equals_the_plain_one_on_each_device(device, dtyp
     x = torch.randn(2, 3, 48, 40, device=device)
     steps = []
     for model in (plain, saving):
-        with torch.autocast(device, dtype=dtype, enabled=dtype is not None):
-            out = model(x)
-            loss = sum(o.float().square().mean() for o in out)
-        loss.backward()
+        # float32 in float32: no TensorFloat-32 products on a GPU (10-bit mantissas).
+        with torch.backends.cudnn.flags(enabled=True, allow_tf32=False), no_tf32_matmul():
+            with torch.autocast(device, dtype=dtype, enabled=dtype is not None):
+                out = model(x)
+                loss = sum(o.float().square().mean() for o in out)
+            loss.backward()
         steps.append([*out, *(p.grad for p in model.parameters()), *model.buffers()])
     tolerance = 1e-4 if dtype is None else 3e-2
     for want, got in zip(*steps):
