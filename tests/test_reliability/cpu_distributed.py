@@ -5,10 +5,11 @@ rank's weights.
 - mmengine 0.10's ``pytorch`` launcher calls ``torch.cuda.set_device``, which fails without a GPU
   ("Found no NVIDIA driver"); the Runner keeps a process group that exists already
   (``Runner.setup_env``), so one is started here, with the gloo backend.
-- torch's ``SyncBatchNorm`` refuses CPU tensors (and its kernels have no CPU version); without a
-  GPU, ``type='SyncBN'`` is registered here as a ``SyncBatchNorm`` whose training forward pass
-  all-reduces its batch statistics over the process group with plain ops, so the config's SyncBN
-  still synchronises (and is one for whatever checks ``isinstance(m, nn.SyncBatchNorm)``).
+- torch's ``SyncBatchNorm`` refuses CPU tensors (and its kernels have no CPU version, and DDP
+  refuses it in CPU modules); without a GPU, ``type='SyncBN'`` is registered here as a batch
+  norm that all-reduces its batch statistics over the process group, so the config's SyncBN
+  still synchronises. It says so (``synchronises_statistics``), so that the memory-saving
+  blocks' recomputation synchronises its statistics as well.
 - :class:`RankStateDumpHook` saves each rank's ``state_dict`` to ``work_dir/rank{r}.pth`` after
   training (the CheckpointHook writes rank 0's only).
 """
@@ -41,12 +42,14 @@ def _summed(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-class AllReduceBatchNorm(nn.SyncBatchNorm):
-    """SyncBatchNorm whose training statistics are those of the whole batch over all processes,
-    on any device.
+class AllReduceBatchNorm(nn.BatchNorm2d):
+    """BatchNorm whose training statistics are those of the whole batch over all processes.
 
     Input and output ``B x C x H x W``; outside training or a process group, a plain BatchNorm.
     """
+
+    #: Read by ``mmhrformer.models.layers.recompute.sync_group``.
+    synchronises_statistics = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not (self.training and dist.is_initialized()):

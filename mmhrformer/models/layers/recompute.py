@@ -33,11 +33,16 @@ def uses_batch_statistics(norm: _BatchNorm) -> bool:
 
 
 def sync_group(norm: _BatchNorm) -> Optional[dist.ProcessGroup]:
-    """The process group over which a ``SyncBatchNorm`` averages its statistics now, or None
-    (another norm, or no group of more than one process), by ``nn.SyncBatchNorm``'s rule."""
-    if not (isinstance(norm, nn.SyncBatchNorm) and dist.is_available() and dist.is_initialized()):
+    """The process group over which ``norm`` averages its statistics now, or None (no group of
+    more than one process), by ``nn.SyncBatchNorm``'s rule. Besides ``nn.SyncBatchNorm``, a
+    BatchNorm that synchronises in its own way says so with ``synchronises_statistics = True``
+    (e.g. a CPU stand-in for SyncBN, which torch's DDP refuses on CPUs); its group is its
+    ``process_group`` if it has one, else the default group."""
+    synchronised = (isinstance(norm, nn.SyncBatchNorm)
+                    or getattr(norm, 'synchronises_statistics', False))
+    if not (synchronised and dist.is_available() and dist.is_initialized()):
         return None
-    group = norm.process_group or dist.group.WORLD
+    group = getattr(norm, 'process_group', None) or dist.group.WORLD
     return group if dist.get_world_size(group) > 1 else None
 
 
