@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # Sets up the OpenMMLab 2.0 stack and this package in a virtual environment at .venv.
 #
+# Environment variables: VENV (the environment's folder, default .venv), TORCH_PINS (a file that
+# pins torch and torchvision, default requirements/torch.txt; `make test-torch-floor` passes
+# requirements/torch-floor.txt), PYTHON (the interpreter that creates the environment),
+# MAX_JOBS (compile jobs for mmcv, default: the number of cores).
+#
 # Every step checks first whether its work is already done, so a re-run only does what is missing.
 # A failing step stops the script with the step's name and the command's own error above it.
 # Why each step looks the way it does is in README.md ("Installation") and ../shared/STACK.md.
@@ -8,10 +13,12 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${VENV:-$ROOT/.venv}"
+TORCH_PINS="$(realpath "${TORCH_PINS:-$ROOT/requirements/torch.txt}")"
 PYTHON="${PYTHON:-python3.11}"
 MMCV_VERSION=2.1.0
-# Built wheels live outside the checkout so that every clone on this machine reuses them.
-WHEELS="${MMHRFORMER_WHEELS:-$HOME/.cache/mmhrformer/wheels}"
+# Built wheels live outside the checkout so that every clone on this machine reuses them, in one
+# folder per torch version (a mmcv wheel works only with the torch it was compiled against).
+WHEELS_ROOT="${MMHRFORMER_WHEELS:-$HOME/.cache/mmhrformer/wheels}"
 CONSTRAINTS="$ROOT/requirements/constraints.txt"
 
 current_step=""
@@ -24,7 +31,8 @@ step() {
 
 pip_install() {
     # Some machines list package folders that do not exist; pip warns about each one: hidden.
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -c "$CONSTRAINTS" "$@" \
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+        -c "$CONSTRAINTS" -c "$TORCH_PINS" "$@" \
         2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2)
 }
 
@@ -40,13 +48,15 @@ make_venv() {
 }
 
 install_torch() {
-    step "install build tools, torch and torchvision (requirements/build.txt)"
-    pip_install -r "$ROOT/requirements/build.txt"
+    step "install build tools (requirements/build.txt), torch and torchvision (${TORCH_PINS##*/})"
+    pip_install -r "$ROOT/requirements/build.txt" -r "$TORCH_PINS"
+    WHEELS="$WHEELS_ROOT/torch-$("$VENV/bin/python" -c 'import torch; print(torch.__version__)')"
 }
 
 build_mmcv_wheel() {
     # PyPI has only mmcv's source for this torch. Its setup.py asks for C++17, while torch >= 2.14's
-    # headers need C++20; the flag is patched in an unpacked copy of the source.
+    # headers need C++20; the flag is patched in an unpacked copy of the source (older torch
+    # builds with C++20 too).
     local src
     src="$(mktemp -d)"
     "$VENV/bin/python" -m pip download --quiet --no-deps --no-binary mmcv "mmcv==$MMCV_VERSION" -d "$src"
@@ -54,7 +64,7 @@ build_mmcv_wheel() {
     sed -i 's/-std=c++17/-std=c++20/g' "$src/mmcv-$MMCV_VERSION/setup.py"
     mkdir -p "$WHEELS"
     (cd "$src/mmcv-$MMCV_VERSION" &&
-        MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS="$(nproc)" \
+        MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
         "$VENV/bin/python" -m pip wheel --no-build-isolation --no-deps -w "$WHEELS" .)
     rm -rf "$src"
 }
@@ -63,11 +73,13 @@ install_mmcv() {
     step "install mmcv $MMCV_VERSION with compiled ops"
     if has_module mmcv.ops; then echo "  already installed"; return; fi
     if ! ls "$WHEELS"/mmcv-$MMCV_VERSION-*.whl >/dev/null 2>&1; then
-        echo "  no wheel in $WHEELS: building from source (about 6 minutes on 2 cores)"
+        echo "  no wheel in $WHEELS: building from source (about 25 minutes on 2 cores)"
         build_mmcv_wheel
     else
         echo "  reusing the wheel built earlier in $WHEELS"
     fi
+    # A mmcv compiled against another torch (the pins changed) is replaced, not kept as satisfied.
+    "$VENV/bin/python" -m pip uninstall --quiet --yes mmcv 2>/dev/null || true
     pip_install "$WHEELS"/mmcv-$MMCV_VERSION-*.whl
 }
 
