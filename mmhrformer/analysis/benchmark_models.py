@@ -1,84 +1,140 @@
-"""The backbones the benchmark compares, each built by its own toolbox's registry.
+"""The pose models the benchmark compares, each built from a config through mmengine's Runner.
 
-Pose backbones (the highest-resolution stream is what a heatmap head takes): our HRFormer T/S/B,
-mmpose's HRFormer port T/S/B and mmpose's HRNet W18/W32/W48, all from mmpose's COCO 256x192
-configs where mmpose has one. Each HRFormer is paired with the HRNet of the same widths (T with
-W18, S with W32; B with W48, the HRNet the paper compares it with).
+Built as training builds them: the config is loaded, the Runner builds the model and wraps it,
+which in one process reverts every ``SyncBN`` to mmengine's ``_BatchNormXd``, and the optimizer
+wrapper comes from the config's ``optim_wrapper`` (AdamW). Weights are random: no ``init_cfg``,
+nothing downloaded. A model is the whole top-down pose estimator (data preprocessor, backbone,
+heatmap head, loss).
+
+For each HRFormer variant: ours as the config ships it, ours with plain layers
+(``model.backbone.memory_saving=False``), mmpose's own port of HRFormer, and mmpose's HRNet of
+the same widths (B: HRNet-W48, the paper's comparison). mmpose has no HRFormer-T or HRNet-W18
+COCO config: those two are its S / W32 configs with the widths (and T's module counts) changed.
 """
-import copy
-from typing import Dict, NamedTuple, Optional
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Dict, NamedTuple, Optional, Tuple
 
+import torch
 import torch.nn as nn
-from mmengine.hub import get_config
+from mmengine.config import Config
+from mmengine.optim import OptimWrapper, build_optim_wrapper
 
+Size = Tuple[int, int]
+
+OUR_CONFIGS = Path(__file__).resolve().parents[2] / 'configs' / 'mmpose'
+OURS = str(OUR_CONFIGS / 'td-hm_hrformer-{}_8xb{}-210e_coco-256x192.py')
 COCO = 'mmpose::body_2d_keypoint/topdown_heatmap/coco/'
-MMPOSE_HRFORMER = COCO + 'td-hm_hrformer-{}_8xb32-210e_coco-256x192.py'
-MMPOSE_HRNET = COCO + 'td-hm_hrnet-w{}_8xb{}-210e_coco-256x192.py'
+PORT = COCO + 'td-hm_hrformer-{}_8xb32-210e_coco-256x192.py'
+HRNET = COCO + 'td-hm_hrnet-w{}_8xb{}-210e_coco-256x192.py'
 
-#: HRFormer-T's widths; mmpose ships no HRFormer-T or HRNet-W18 COCO config, so these two are
-#: built from the S / W32 configs with the widths (and, for T, the module counts) changed.
-TINY_HEADS = {'stage2': [1, 2], 'stage3': [1, 2, 4], 'stage4': [1, 2, 4, 8]}
-TINY_MODULES = {'stage2': 1, 'stage3': 3, 'stage4': 2}
+PLAIN = {'model.backbone.memory_saving': False}
 W18 = (18, 36, 72, 144)
+#: mmpose's S config made T (its port) and W32 config made W18: the widths of the stages and
+#: the head (T and S have the same heads and MLP ratios).
+TINY_WIDTHS = {f'model.backbone.extra.stage{stage}.num_channels': W18[:stage]
+               for stage in (2, 3, 4)}
+TINY_WIDTHS['model.head.in_channels'] = 18
+TINY_PORT = dict(TINY_WIDTHS, **{'model.backbone.extra.stage3.num_modules': 3})  # S has 4
 
 
-class BenchmarkModel(NamedTuple):
-    """A backbone to measure: its family, its HRNet baseline and its published COCO AP."""
-    family: str  # 'ours', 'mmpose' or 'hrnet'
-    variant: str
-    baseline: str  # name of the HRNet it is compared with
-    coco_ap: Optional[float]  # COCO val2017 AP at 256x192 as published (paper or HRNet paper)
+class ModelSpec(NamedTuple):
+    """Where a model's config is and what it changes there."""
+    config: str
+    role: str  # 'ours', 'plain' (ours without memory saving), 'port' (mmpose's) or 'hrnet'
+    variant: str  # 'T', 'S' or 'B': the models of a variant are compared with each other
+    overrides: Optional[dict] = None
 
 
-#: name -> what it is. Published APs: HRFormer paper (T 70.9, S 74.0, B 75.6), HRNet paper
-#: (W32 74.4, W48 75.1); mmpose's ports reach the same within 0.2 (its model zoo).
-MODELS: Dict[str, BenchmarkModel] = {
-    'HRFormer-T': BenchmarkModel('ours', 'tiny', 'HRNet-W18', 70.9),
-    'HRFormer-S': BenchmarkModel('ours', 'small', 'HRNet-W32', 74.0),
-    'HRFormer-B': BenchmarkModel('ours', 'base', 'HRNet-W48', 75.6),
-    'mmpose HRFormer-T': BenchmarkModel('mmpose', 'tiny', 'HRNet-W18', None),
-    'mmpose HRFormer-S': BenchmarkModel('mmpose', 'small', 'HRNet-W32', None),
-    'mmpose HRFormer-B': BenchmarkModel('mmpose', 'base', 'HRNet-W48', None),
-    'HRNet-W18': BenchmarkModel('hrnet', '18', 'HRNet-W18', None),
-    'HRNet-W32': BenchmarkModel('hrnet', '32', 'HRNet-W32', 74.4),
-    'HRNet-W48': BenchmarkModel('hrnet', '48', 'HRNet-W48', 75.1),
+#: name -> spec; the default comparison is S and B.
+MODELS: Dict[str, ModelSpec] = {
+    'HRFormer-T': ModelSpec(OURS.format('tiny', 32), 'ours', 'T'),
+    'HRFormer-T plain': ModelSpec(OURS.format('tiny', 32), 'plain', 'T', PLAIN),
+    'mmpose HRFormer-T': ModelSpec(PORT.format('small'), 'port', 'T', TINY_PORT),
+    'HRNet-W18': ModelSpec(HRNET.format(32, 64), 'hrnet', 'T', TINY_WIDTHS),
+    'HRFormer-S': ModelSpec(OURS.format('small', 32), 'ours', 'S'),
+    'HRFormer-S plain': ModelSpec(OURS.format('small', 32), 'plain', 'S', PLAIN),
+    'mmpose HRFormer-S': ModelSpec(PORT.format('small'), 'port', 'S'),
+    'HRNet-W32': ModelSpec(HRNET.format(32, 64), 'hrnet', 'S'),
+    'HRFormer-B': ModelSpec(OURS.format('base', 16), 'ours', 'B'),
+    'HRFormer-B plain': ModelSpec(OURS.format('base', 16), 'plain', 'B', PLAIN),
+    'mmpose HRFormer-B': ModelSpec(PORT.format('base'), 'port', 'B'),
+    'HRNet-W48': ModelSpec(HRNET.format(48, 32), 'hrnet', 'B'),
 }
+DEFAULT_MODELS = [name for name, spec in MODELS.items() if spec.variant in ('S', 'B')]
 
 
-def _mmpose_hrformer_cfg(variant: str) -> dict:
-    cfg = copy.deepcopy(get_config(MMPOSE_HRFORMER.format(
-        'base' if variant == 'base' else 'small')).model.backbone)
-    if variant == 'tiny':
-        for stage in ('stage2', 'stage3', 'stage4'):
-            branches = len(TINY_HEADS[stage])
-            cfg.extra[stage].update(num_channels=W18[:branches], num_heads=TINY_HEADS[stage],
-                                    num_modules=TINY_MODULES[stage])
-    cfg.extra.drop_path_rate = 0.
-    return cfg
+def counterpart(name: str, role: str) -> Optional[str]:
+    """The model of ``role`` that ``name`` is compared with (the same variant); None if none."""
+    variant = MODELS[name].variant
+    return next((other for other, spec in MODELS.items()
+                 if spec.variant == variant and spec.role == role), None)
 
 
-def _mmpose_hrnet_cfg(variant: str) -> dict:
-    width, batch = ('48', 32) if variant == '48' else ('32', 64)
-    cfg = copy.deepcopy(get_config(MMPOSE_HRNET.format(width, batch)).model.backbone)
-    if variant == '18':
-        for stage in ('stage2', 'stage3', 'stage4'):
-            cfg.extra[stage].num_channels = W18[:len(cfg.extra[stage].num_channels)]
-    return cfg
-
-
-def build_backbone(name: str) -> nn.Module:
-    """Builds the backbone ``name`` (a key of :data:`MODELS`) from its toolbox's registry, with
-    plain BatchNorm (one process), random weights and no stochastic depth."""
+def load_config(name: str) -> Config:
+    """The config of model ``name`` with its overrides, random weights and a quiet log."""
     if name not in MODELS:
         raise KeyError(f'unknown benchmark model {name!r}; choose from {sorted(MODELS)}')
     spec = MODELS[name]
-    if spec.family == 'ours':
-        from mmhrformer.registry import MODELS as registry
-        cfg = dict(type='HRFormer', arch=spec.variant, out_indices=(0, ), init_cfg=None)
+    if '::' in spec.config:
+        from mmengine.hub import get_config
+        cfg = get_config(spec.config)
     else:
-        import mmpose.models  # noqa: F401  (registers mmpose's backbones)
-        from mmpose.registry import MODELS as registry
-        cfg = (_mmpose_hrformer_cfg if spec.family == 'mmpose' else _mmpose_hrnet_cfg)(spec.variant)
-        cfg.update(norm_cfg=dict(type='BN', requires_grad=True), init_cfg=None)
-    # `_scope_`: the toolbox's own names, whatever default scope the caller has set.
-    return registry.build(dict(cfg, _scope_=registry.scope))  # PyTorch's default initialisation
+        cfg = Config.fromfile(spec.config)
+    cfg.merge_from_dict(dict(spec.overrides or {}, **{'model.backbone.init_cfg': None}))
+    cfg.log_level = 'WARNING'
+    return cfg
+
+
+class PoseModel(NamedTuple):
+    """A pose model as the Runner built it, and the optimizer wrapper config it trains with."""
+    model: nn.Module
+    optim_wrapper_cfg: dict
+    num_keypoints: int
+
+    def optim_wrapper(self, amp_dtype: Optional[str] = None) -> OptimWrapper:
+        """The config's optimizer wrapper; with ``amp_dtype`` (``'float16'``, ``'bfloat16'``)
+        mmengine's ``AmpOptimWrapper`` around the same optimizer (GPUs only)."""
+        cfg = dict(self.optim_wrapper_cfg)
+        if amp_dtype is not None:
+            cfg.update(type='AmpOptimWrapper', dtype=amp_dtype)
+        return build_optim_wrapper(self.model, cfg)
+
+
+def build_pose_model(name: str, device: str = 'cpu') -> PoseModel:
+    """Builds model ``name`` (a key of :data:`MODELS`) through ``Runner.from_cfg`` with a
+    temporary work_dir, on ``device``."""
+    from mmengine.runner import Runner
+    cfg = load_config(name)
+    with tempfile.TemporaryDirectory() as work_dir:
+        cfg.work_dir = work_dir
+        # The visualizer is a global instance per name: a name of its own for each Runner.
+        cfg.experiment_name = f'benchmark-{uuid.uuid4().hex}'
+        cfg.visualizer.name = cfg.experiment_name
+        runner = Runner.from_cfg(cfg)
+        model = runner.model.to(device)
+    return PoseModel(model, dict(cfg.optim_wrapper), cfg.model.head.out_channels)
+
+
+def synthetic_batch(batch: int, size: Size, num_keypoints: int, device: str = 'cpu',
+                    seed: int = 0) -> dict:
+    """A batch as mmpose's top-down data loader gives it, already on ``device``: ``inputs``,
+    ``batch`` uint8 images ``3 x H x W``, and ``data_samples``, ``PoseDataSample``s with
+    random target heatmaps at stride 4 and every keypoint weighted 1."""
+    from mmengine.structures import InstanceData, PixelData
+    from mmpose.structures import PoseDataSample
+    generator = torch.Generator().manual_seed(seed)
+    height, width = size
+    heatmap_size = (-(-height // 4), -(-width // 4))
+    inputs, samples = [], []
+    for _ in range(batch):
+        inputs.append(torch.randint(0, 256, (3, height, width), dtype=torch.uint8,
+                                    generator=generator).to(device))
+        sample = PoseDataSample(metainfo=dict(input_size=(width, height)))
+        sample.gt_fields = PixelData(heatmaps=torch.rand(
+            num_keypoints, *heatmap_size, generator=generator).to(device))
+        sample.gt_instance_labels = InstanceData(
+            keypoint_weights=torch.ones(1, num_keypoints, device=device))
+        samples.append(sample)
+    return dict(inputs=inputs, data_samples=samples)

@@ -1,137 +1,110 @@
-"""The benchmark's Markdown tables and PNG plot."""
-from typing import Dict, List, Optional, Sequence, Tuple
+"""The benchmark's Markdown report: one row per model, each figure beside its ratios to the
+models it is compared with (the HRNet of the same widths, mmpose's port, our plain layers)."""
+from typing import Dict, List, NamedTuple, Sequence, Tuple
 
-from .benchmark_models import MODELS
+from .benchmark_models import counterpart
 
-Size = Tuple[int, int]
-
-
-def _ratio(value: float, baseline: float) -> str:
-    return f'{value / baseline:.2f}x'
-
-
-def _port_of(name: str) -> Optional[str]:
-    """The name of mmpose's port of our model ``name``; None for the other models."""
-    return f'mmpose {name}' if MODELS[name].family == 'ours' else None
+MIB = 2**20
+#: What the ratio columns call the models of each role.
+ROLE_NAMES = {'hrnet': 'HRNet', 'port': 'mmpose port', 'plain': 'plain layers'}
 
 
-def summary_table(timings: Dict[str, dict], memory: Dict[str, Dict[str, float]], size: Size,
-                  batch: int) -> List[str]:
-    """One row per model at the reference ``size``; speed ratios are the other model's time over
-    this one's (above 1: this one is faster), memory ratios this one's over the other's."""
-    lines = [
-        f'| model | params (M) | GFLOPs | latency bs1 (ms) | throughput bs{batch} (img/s) | '
-        f'train step bs{batch} (ms) | page faults per train step | peak mem train (MB) | '
-        f'peak mem train, unpooled (MB) | peak mem infer (MB) | bs{batch} speed vs mmpose port | '
-        f'bs{batch} speed vs HRNet | train step vs mmpose port | train mem vs HRNet | '
-        'train mem vs HRNet, unpooled |',
-        '| --- ' * 15 + '|']
-    for name, result in timings.items():
-        port, hrnet = _port_of(name), MODELS[name].baseline
-        mem = memory.get(name, {})
-        cells = [name, f"{result['params'] / 1e6:.2f}", f"{result['flops'][0] / 1e9:.2f}",
-                 f"{result['latency'][0] * 1e3:.1f}", f"{batch / result['batch_time']:.1f}",
-                 f"{result['train_step'] * 1e3:.0f}", f"{result['train_step_page_faults']:.0f}",
-                 *(f'{mem[key]:.0f}' if key in mem else '-'
-                   for key in ('train', 'train_unpooled', 'infer'))]
-        for other, key in ((port, 'batch_time'), (hrnet, 'batch_time'), (port, 'train_step')):
-            cells.append(_ratio(timings[other][key], result[key]) if other in timings else '-')
-        for key in ('train', 'train_unpooled'):
-            cells.append(_ratio(mem[key], memory[hrnet][key])
-                         if key in mem and key in memory.get(hrnet, {}) else '-')
+class Column(NamedTuple):
+    """A figure of the results (``key``), shown divided by ``scale`` with ``digits`` decimals,
+    then its ratio to the model of each role in ``against``: this model's figure over the other's
+    or, for a time (``speed``), the other's over this one's (above 1: this one is faster)."""
+    key: str
+    title: str
+    scale: float = 1.
+    digits: int = 0
+    against: Tuple[str, ...] = ()
+    speed: bool = False
+
+
+TRAINING = [
+    Column('params', 'backbone params (M)', 1e6, 2),
+    Column('kept_bytes', 'kept for backward (MiB)', MIB, 0, ('hrnet', 'port', 'plain')),
+    Column('peak_bytes', 'peak live (MiB)', MIB, 0, ('hrnet', 'port', 'plain')),
+    Column('flops', 'GFLOPs', 1e9, 1, ('port', 'plain')),
+]
+OPS = [
+    Column('ops', 'aten ops, training step', against=('port', 'plain')),
+    Column('view_ops', 'of which views'),
+    Column('inference_ops', 'aten ops, inference', against=('port', 'plain')),
+    Column('inference_view_ops', 'of which views'),
+]
+TIMES = [
+    Column('inference_s', 'inference (ms)', 1e-3, 0, ('port', 'hrnet'), speed=True),
+    Column('compiled_inference_s', 'compiled inference (ms)', 1e-3, 0, ('port', 'hrnet'),
+           speed=True),
+    Column('train_step_s', 'training step (ms)', 1e-3, 0, ('port', 'hrnet', 'plain'),
+           speed=True),
+]
+CUDA = [
+    Column('cuda_peak_bytes', 'max allocated, fp32 step (MiB)', MIB, 0, ('hrnet', 'port')),
+    Column('fp16_train_step_s', 'fp16 AMP step (ms)', 1e-3, 0, ('port', 'hrnet'), speed=True),
+    Column('fp16_peak_bytes', 'max allocated, fp16 (MiB)', MIB, 0, ('hrnet', 'port')),
+    Column('bf16_train_step_s', 'bf16 AMP step (ms)', 1e-3, 0, ('port', 'hrnet'), speed=True),
+    Column('bf16_peak_bytes', 'max allocated, bf16 (MiB)', MIB, 0, ('hrnet', 'port')),
+]
+
+NOTES = [
+    'Bytes are those of live tensor storages, counted as they are created and freed (not the '
+    "process's memory): what a GPU's allocator sees, less its rounding and kernel workspaces. "
+    'Kept for backward: bytes alive when the loss goes to the backward pass minus those before '
+    'the step; peak: the most alive at any moment of the step (forward, backward, AdamW update) '
+    'above those before it.',
+    'GFLOPs: executed per training step (a multiply-add is 2 FLOPs), by '
+    '`torch.utils.flop_counter.FlopCounterMode`: matrix products, convolutions and attention, '
+    'forward, backward and what the backward pass recomputes; element-wise ops and norms count '
+    'nothing.',
+    'aten ops: calls dispatched below autograd (each op that is not a view is about one kernel '
+    'launch on a GPU); inference is the network forward pass (`mode="tensor"`) in eval mode.',
+    'Times: medians, the models taking turns in one process; speed ratios are the other '
+    "model's time over this one's (above 1: this one is faster). Compiled: `torch.compile` "
+    '(inductor, default settings).',
+]
+
+
+def _ratio(results: Dict[str, dict], name: str, column: Column, role: str) -> str:
+    other = counterpart(name, role)
+    if other in (None, name) or other not in results or column.key not in results[other]:
+        return '-'
+    value, reference = results[name][column.key], results[other][column.key]
+    return f'{(reference / value if column.speed else value / reference):.2f}x'
+
+
+def table(results: Dict[str, dict], columns: Sequence[Column]) -> List[str]:
+    """Markdown lines of a table of ``results`` (``{name: {key: value}}``) with the ``columns``
+    that any model has; no lines if none has any."""
+    columns = [c for c in columns if any(c.key in result for result in results.values())]
+    if not columns:
+        return []
+    header = ['model']
+    for column in columns:
+        header += [column.title] + [
+            f"{'speed ' if column.speed else ''}vs {ROLE_NAMES[role]}" for role in column.against]
+    lines = ['| ' + ' | '.join(header) + ' |', '| --- ' * len(header) + '|']
+    for name, result in results.items():
+        cells = [name]
+        for column in columns:
+            value = result.get(column.key)
+            cells.append('-' if value is None else f'{value / column.scale:,.{column.digits}f}')
+            cells += [_ratio(results, name, column, role) if value is not None else '-'
+                      for role in column.against]
         lines.append('| ' + ' | '.join(cells) + ' |')
     return lines
 
 
-def kept_heap_table(timings: Dict[str, dict], memory: Dict[str, Dict[str, float]],
-                    batch: int) -> List[str]:
-    """Inference, the training step and its peak with glibc keeping its heap (CPU runs only;
-    see ``KEPT_HEAP_ENV`` in :mod:`.benchmark`), beside the ratios with glibc as it comes;
-    ratios as in :func:`summary_table`."""
-    lines = [f'| model | throughput bs{batch} (img/s) | bs{batch} speed vs mmpose port | '
-             f'bs{batch} speed vs mmpose port, glibc default | train step bs{batch} (ms) | '
-             'page faults per train step | train step vs mmpose port | '
-             'train step vs mmpose port, glibc default | peak mem train (MB) | '
-             'train mem vs HRNet |',
-             '| --- ' * 10 + '|']
-    for name, result in timings.items():
-        port = timings.get(_port_of(name))
-        mem, hrnet_mem = memory.get(name, {}), memory.get(MODELS[name].baseline, {})
-        kept_and_default = [[_ratio(port[key], result[key]) if port else '-'
-                             for key in (f'{measure}_kept_heap', measure)]
-                            for measure in ('batch_time', 'train_step')]
-        cells = [name, f"{batch / result['batch_time_kept_heap']:.1f}", *kept_and_default[0],
-                 f"{result['train_step_kept_heap'] * 1e3:.0f}",
-                 f"{result['train_step_kept_heap_page_faults']:.0f}", *kept_and_default[1],
-                 f"{mem['train_kept_heap']:.0f}" if 'train_kept_heap' in mem else '-',
-                 _ratio(mem['train_kept_heap'], hrnet_mem['train_kept_heap'])
-                 if 'train_kept_heap' in mem and 'train_kept_heap' in hrnet_mem else '-']
-        lines.append('| ' + ' | '.join(cells) + ' |')
-    return lines
-
-
-def compiled_table(timings: Dict[str, dict], batch: int) -> List[str]:
-    """Inference at batch ``batch``, eager and compiled (``torch.compile``, see
-    ``compile_for_inference`` in :mod:`.benchmark`), measured in one process taking turns; the
-    compiled model's speed against the compiled port and HRNet (ratios as in
-    :func:`summary_table`)."""
-    lines = [f'| model | throughput bs{batch}, eager (img/s) | throughput bs{batch}, compiled '
-             '(img/s) | compiled speed vs eager | compiled speed vs mmpose port, compiled | '
-             'compiled speed vs HRNet, compiled |',
-             '| --- ' * 6 + '|']
-    for name, result in timings.items():
-        cells = [name, f"{batch / result['batch_time_beside_compiled']:.1f}",
-                 f"{batch / result['batch_time_compiled']:.1f}",
-                 _ratio(result['batch_time_beside_compiled'], result['batch_time_compiled'])]
-        for other in (_port_of(name), MODELS[name].baseline):
-            cells.append(_ratio(timings[other]['batch_time_compiled'],
-                                result['batch_time_compiled']) if other in timings else '-')
-        lines.append('| ' + ' | '.join(cells) + ' |')
-    return lines
-
-
-def growth_table(timings: Dict[str, dict], sizes: Sequence[Size]) -> List[str]:
-    """Batch-1 latency and FLOPs per input size, and how each grew from the first size, beside
-    how the number of pixels grew."""
-    pixels = [h * w for h, w in sizes]
-    header = ' | '.join(f'{h}x{w}' for h, w in sizes)
-    lines = [f'| model | {header} | time growth | GFLOPs growth |',
-             '| --- ' * (len(sizes) + 3) + '|',
-             '| pixels (x first size) | ' + ' | '.join(f'{p / pixels[0]:.1f}x' for p in pixels)
-             + ' | | |']
-    for name, result in timings.items():
-        cells = [f"{t * 1e3:.0f} ms / {f / 1e9:.1f} G"
-                 for t, f in zip(result['latency'], result['flops'])]
-        growth = result['latency'][-1] / result['latency'][0]
-        flops_growth = result['flops'][-1] / result['flops'][0]
-        lines.append(f"| {name} | {' | '.join(cells)} | {growth:.1f}x | {flops_growth:.1f}x |")
-    return lines
-
-
-def plot(timings: Dict[str, dict], sizes: Sequence[Size], path: str, title: str) -> None:
-    """Left: batch-1 latency against pixels (log-log). Right: published COCO AP against GFLOPs."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
-    pixels = [h * w for h, w in sizes]
-    styles = {'ours': '-o', 'mmpose': '--s', 'hrnet': ':^'}
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
-    for name, result in timings.items():
-        left.plot(pixels, [t * 1e3 for t in result['latency']], styles[MODELS[name].family],
-                  label=name)
-        ap = MODELS[name].coco_ap
-        if ap is not None:
-            right.scatter(result['flops'][0] / 1e9, ap, s=result['params'] / 2e5)
-            right.annotate(name, (result['flops'][0] / 1e9, ap), textcoords='offset points',
-                           xytext=(6, 4))
-    left.set(xscale='log', yscale='log', xlabel='pixels per image', ylabel='latency, batch 1 (ms)',
-             title='cost against input size')
-    left.legend(fontsize=8)
-    right.set(xlabel=f'GFLOPs at {sizes[0][0]}x{sizes[0][1]}',
-              ylabel='COCO val AP, 256x192 (published)',
-              title='accuracy against FLOPs (marker area ~ parameters)')
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+def report(results: Dict[str, dict], title: str, setting: str) -> str:
+    """The whole Markdown report: ``title``, a line on the ``setting`` (what ran, where), the
+    tables of the figures that ``results`` hold, and how they are measured."""
+    sections = [('Memory and work of a training step (any device)', TRAINING),
+                ('aten ops dispatched', OPS), ('Times', TIMES), ('On the GPU', CUDA)]
+    lines = [f'# {title}', '', setting, '']
+    for heading, columns in sections:
+        rows = table(results, columns)
+        if rows:
+            lines += [f'## {heading}', '', *rows, '']
+    lines += ['## How the figures are measured', '', *(f'- {note}' for note in NOTES)]
+    return '\n'.join(lines) + '\n'

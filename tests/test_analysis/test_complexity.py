@@ -12,10 +12,12 @@ def test_attention_flops_include_the_fused_attention_products():
     assert counted['params'] == sum(p.numel() for p in attn.parameters())
 
 
-def test_ffn_flops_count_its_convolutions_at_inference():
-    """The FLOP counter traces the plain convolutions, not the fused oneDNN kernel (which it
-    could not see), and the norms folded into them add nothing."""
+def test_ffn_flops_count_its_convolutions_and_norms_at_inference():
+    """The counter's rules: a multiply-add per weight and output pixel for the convolutions;
+    2 per element (scale and shift) for each BatchNorm in eval mode."""
     ffn = DepthwiseConvFFN(8, 32)
     counted = count_flops_and_params(ffn, (8, 4, 4))
     pixels = 4 * 4
-    assert counted['flops'] == pixels * (8 * 32 + 32 * 9 + 32 * 8)
+    convolutions = pixels * (8 * 32 + 32 * 9 + 32 * 8)
+    norms = 2 * pixels * (32 + 32 + 8)
+    assert counted['flops'] == convolutions + norms

@@ -1,0 +1,82 @@
+"""Device-agnostic figures of one training step and of one inference.
+
+A training step is measured once, with :class:`.LiveTensorBytes`, :class:`.AtenOpCounter` and
+torch's FLOP counter all active (none of them keeps a tensor, so none changes what the step
+keeps):
+
+- bytes kept for backward: bytes of live tensors when the loss is handed to the optimizer
+  wrapper's ``backward`` (the forward pass is over) minus those before the step began; what the
+  forward pass keeps for the backward pass, whether autograd saved it or a checkpoint stashed it;
+- peak bytes: the most bytes of live tensors at any moment of the step (forward pass, backward
+  pass, optimizer update) above those before it;
+- FLOPs executed, recomputation in the backward pass included, and aten ops dispatched.
+
+Tensors that exist before the step (parameters, the optimizer's state, the batch) are not counted;
+run a step before measuring, so that the optimizer's state exists, and let the wrapper set the
+gradients to None after each step (mmengine's does), so that the step frees none of them.
+"""
+import gc
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, NamedTuple
+
+import torch
+from mmengine.optim import OptimWrapper
+
+from .dispatch_counts import AtenOpCounter, flop_counter
+from .live_memory import LiveTensorBytes
+
+
+class TrainingFigures(NamedTuple):
+    kept_bytes: int
+    peak_bytes: int
+    flops: int
+    ops: int
+    view_ops: int
+
+
+@contextmanager
+def _before_backward(optim_wrapper: OptimWrapper, callback: Callable[[], None]) -> Iterator[None]:
+    """Calls ``callback()`` each time ``optim_wrapper.backward`` is called, before it runs."""
+    backward = optim_wrapper.backward
+
+    def hooked(loss: torch.Tensor, **kwargs) -> None:
+        callback()
+        backward(loss, **kwargs)
+    optim_wrapper.backward = hooked
+    try:
+        yield
+    finally:
+        del optim_wrapper.backward  # the class's method again
+
+
+def training_step_figures(step: Callable[[], Any], optim_wrapper: OptimWrapper) -> TrainingFigures:
+    """Measures one call of ``step``, a training step that hands its loss to
+    ``optim_wrapper.backward`` (``update_params`` does; so does ``model.train_step(data,
+    optim_wrapper)``)."""
+    gc.collect()  # nothing from before freed during the step
+    at_loss = []
+    with LiveTensorBytes() as memory, AtenOpCounter() as ops, flop_counter() as flops, \
+            _before_backward(optim_wrapper, lambda: at_loss.append(memory.live)):
+        step()
+    if not at_loss:
+        raise RuntimeError('the step never called optim_wrapper.backward')
+    return TrainingFigures(at_loss[0], memory.peak, flops.get_total_flops(), ops.total, ops.views)
+
+
+def count_ops(forward: Callable[[], Any]) -> AtenOpCounter:
+    """The aten ops dispatched by one call of ``forward`` (an inference: eval mode, no
+    gradients); read ``total`` and ``views``."""
+    with AtenOpCounter() as ops:
+        forward()
+    return ops
+
+
+def cuda_peak_bytes(step: Callable[[], Any]) -> int:
+    """``torch.cuda.max_memory_allocated`` during one call of ``step``, above what was
+    allocated before it: the peak figure above as the CUDA caching allocator counts it."""
+    torch.cuda.synchronize()
+    start = torch.cuda.memory_allocated()
+    torch.cuda.reset_peak_memory_stats()
+    step()
+    torch.cuda.synchronize()
+    return torch.cuda.max_memory_allocated() - start
