@@ -60,9 +60,9 @@ def run_benchmark(names: Sequence[str], size: Size = (256, 192), batch: int = 8,
                   device: str = 'cpu', warmup: int = 1, repeats: int = 5,
                   compile: bool = False) -> Dict[str, Dict[str, float]]:
     """Measures the models ``names``; returns ``{name: {figure: value}}`` with the figures
-    ``params`` (of the backbone), ``kept_bytes``, ``peak_bytes``, ``flops``, ``ops``,
-    ``view_ops`` (training step), ``inference_ops``, ``inference_view_ops``, ``inference_s``,
-    ``train_step_s``; with ``compile`` also ``compiled_inference_s``; on a GPU also
+    ``params`` (of the backbone), ``kept_bytes``, ``peak_bytes``, ``flops``, ``ops`` (not
+    views), ``view_ops`` (training step), ``inference_ops``, ``inference_view_ops``,
+    ``inference_s``, ``train_step_s``; with ``compile`` also ``compiled_inference_s``; on a GPU also
     ``cuda_peak_bytes`` and, per precision of :data:`AMP_DTYPES`, ``{precision}_train_step_s``
     and ``{precision}_peak_bytes``.
     """
@@ -92,7 +92,7 @@ def run_benchmark(names: Sequence[str], size: Size = (256, 192), batch: int = 8,
             inputs[name] = pose.model.data_preprocessor(batches[name], False)['inputs']
         inferences[name] = _inference(pose.model, inputs[name])
         ops = count_ops(inferences[name])
-        results[name].update(inference_ops=ops.total, inference_view_ops=ops.views)
+        results[name].update(inference_ops=ops.non_views, inference_view_ops=ops.views)
     _progress('timing inference')
     _record(results, 'inference_s', median_seconds(inferences, warmup, repeats, device))
     if compile:  # the first run compiles: at least one warm-up

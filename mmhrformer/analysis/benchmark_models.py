@@ -4,7 +4,9 @@ Built as training builds them: the config is loaded, the Runner builds the model
 which in one process reverts every ``SyncBN`` to mmengine's ``_BatchNormXd``, and the optimizer
 wrapper comes from the config's ``optim_wrapper`` (AdamW). Weights are random: no ``init_cfg``,
 nothing downloaded. A model is the whole top-down pose estimator (data preprocessor, backbone,
-heatmap head, loss).
+heatmap head, loss). The one change to every config: mmpose's training accuracy, a logged figure
+that the head computes through numpy, is off (``model.train_cfg.compute_acc=False``): numpy has
+no bfloat16, so under bf16 autocast it fails, and users training in bf16 turn it off too.
 
 For each HRFormer variant: ours as the config ships it, ours with plain layers
 (``model.backbone.memory_saving=False``), mmpose's own port of HRFormer, and mmpose's HRNet of
@@ -73,7 +75,8 @@ def counterpart(name: str, role: str) -> Optional[str]:
 
 
 def load_config(name: str) -> Config:
-    """The config of model ``name`` with its overrides, random weights and a quiet log."""
+    """The config of model ``name`` with its overrides, random weights, no training accuracy
+    and a quiet log."""
     if name not in MODELS:
         raise KeyError(f'unknown benchmark model {name!r}; choose from {sorted(MODELS)}')
     spec = MODELS[name]
@@ -82,7 +85,8 @@ def load_config(name: str) -> Config:
         cfg = get_config(spec.config)
     else:
         cfg = Config.fromfile(spec.config)
-    cfg.merge_from_dict(dict(spec.overrides or {}, **{'model.backbone.init_cfg': None}))
+    cfg.merge_from_dict({'model.backbone.init_cfg': None, 'model.train_cfg.compute_acc': False,
+                         **(spec.overrides or {})})
     cfg.log_level = 'WARNING'
     return cfg
 
@@ -105,9 +109,13 @@ class PoseModel(NamedTuple):
 def build_pose_model(name: str, device: str = 'cpu') -> PoseModel:
     """Builds model ``name`` (a key of :data:`MODELS`) through ``Runner.from_cfg`` with a
     temporary work_dir, on ``device``."""
+    from mmengine.registry import DefaultScope
     from mmengine.runner import Runner
     cfg = load_config(name)
-    with tempfile.TemporaryDirectory() as work_dir:
+    # The Runner makes its toolbox's registry scope current for the rest of the process; the scope
+    # before it comes back once the model is built.
+    with tempfile.TemporaryDirectory() as work_dir, \
+            DefaultScope.overwrite_default_scope(cfg.default_scope):
         cfg.work_dir = work_dir
         # The visualizer is a global instance per name: a name of its own for each Runner.
         cfg.experiment_name = f'benchmark-{uuid.uuid4().hex}'

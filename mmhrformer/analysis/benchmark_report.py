@@ -29,9 +29,9 @@ TRAINING = [
 ]
 OPS = [
     Column('ops', 'aten ops, training step', against=('port', 'plain')),
-    Column('view_ops', 'of which views'),
+    Column('view_ops', 'views, training step'),
     Column('inference_ops', 'aten ops, inference', against=('port', 'plain')),
-    Column('inference_view_ops', 'of which views'),
+    Column('inference_view_ops', 'views, inference'),
 ]
 TIMES = [
     Column('inference_s', 'inference (ms)', 1e-3, 0, ('port', 'hrnet'), speed=True),
@@ -55,11 +55,13 @@ NOTES = [
     'the step; peak: the most alive at any moment of the step (forward, backward, AdamW update) '
     'above those before it.',
     'GFLOPs: executed per training step (a multiply-add is 2 FLOPs), by '
-    '`torch.utils.flop_counter.FlopCounterMode`: matrix products, convolutions and attention, '
-    'forward, backward and what the backward pass recomputes; element-wise ops and norms count '
-    'nothing.',
-    'aten ops: calls dispatched below autograd (each op that is not a view is about one kernel '
-    'launch on a GPU); inference is the network forward pass (`mode="tensor"`) in eval mode.',
+    '`torch.utils.flop_counter.FlopCounterMode` (its weight-gradient rule for grouped '
+    'convolutions corrected, a rule added for the CPU attention kernel): matrix products, '
+    'convolutions and attention, forward, backward and what the backward pass recomputes; '
+    'element-wise ops and norms count nothing.',
+    'aten ops: calls dispatched below autograd that are not views, each about one kernel launch '
+    'on a GPU; views (metadata only) are counted apart. Inference is the network forward pass '
+    '(`mode="tensor"`) in eval mode.',
     'Times: medians, the models taking turns in one process; speed ratios are the other '
     "model's time over this one's (above 1: this one is faster). Compiled: `torch.compile` "
     '(inductor, default settings).',

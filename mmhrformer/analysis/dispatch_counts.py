@@ -9,15 +9,18 @@ only make metadata and are counted apart.
 :func:`flop_counter` is torch's ``FlopCounterMode``: it counts the FLOPs (a multiply-add is two) of
 matrix products, convolutions and fused attention, in the backward pass too, so that what a
 checkpoint recomputes is counted as often as it runs. Element-wise ops and normalisation count
-nothing. torch has no formula for the CPU kernel of ``scaled_dot_product_attention``; it is given
-the formula of the GPU kernels (two matrix products forward; backward, the scores recomputed and
-four products).
+nothing. Two formulas are ours (:data:`FLOP_FORMULAS`): torch has none for the CPU kernel of
+``scaled_dot_product_attention``, which gets the GPU kernels' (two matrix products forward;
+backward, the scores recomputed and four products); and torch's rule for the weight gradient of a
+convolution ignores its groups, counting a depth-wise convolution's as if it were dense (``C``
+times too many for ``C`` channels), where each gradient, input's and weight's, takes as many
+multiply-adds as the convolution itself.
 """
 from collections import Counter
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils.flop_counter import (FlopCounterMode, sdpa_backward_flop_count,
+from torch.utils.flop_counter import (FlopCounterMode, conv_flop_count, sdpa_backward_flop_count,
                                       sdpa_flop_count)
 
 aten = torch.ops.aten
@@ -32,11 +35,21 @@ def _cpu_attention_backward_flops(grad_out_shape, query_shape, key_shape, value_
     return sdpa_backward_flop_count(grad_out_shape, query_shape, key_shape, value_shape)
 
 
-#: FLOP formulas that torch lacks: the CPU kernel of ``scaled_dot_product_attention`` (its
-#: arguments begin as those of the GPU kernels).
-CPU_ATTENTION_FLOPS = {
+def _convolution_backward_flops(grad_out_shape, x_shape, w_shape, bias, stride, padding, dilation,
+                                transposed, output_padding, groups, output_mask, *args,
+                                **kwargs) -> int:
+    """Each gradient asked for (``output_mask``: input, weight) as many FLOPs as the forward
+    convolution; ``w_shape`` already holds the input channels per group."""
+    forward = conv_flop_count(x_shape, w_shape, grad_out_shape, transposed)
+    return forward * (int(output_mask[0]) + int(output_mask[1]))
+
+
+#: FLOP formulas that replace or add to torch's (see above); the CPU attention kernels take the
+#: GPU kernels' arguments first.
+FLOP_FORMULAS = {
     aten._scaled_dot_product_flash_attention_for_cpu: _cpu_attention_flops,
     aten._scaled_dot_product_flash_attention_for_cpu_backward: _cpu_attention_backward_flops,
+    aten.convolution_backward: _convolution_backward_flops,
 }
 
 
@@ -47,6 +60,7 @@ class AtenOpCounter(TorchDispatchMode):
         ops (Counter): calls per op overload (``aten.mm.default`` ...).
         total (int): every call.
         views (int): calls of ops that return a view of an input.
+        non_views (int): the other calls, those that make new data (about one kernel each).
     """
 
     def __init__(self):
@@ -58,6 +72,10 @@ class AtenOpCounter(TorchDispatchMode):
     def total(self) -> int:
         return sum(self.ops.values())
 
+    @property
+    def non_views(self) -> int:
+        return self.total - self.views
+
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         if func.namespace == 'aten':  # not the profiler's markers that optimizers dispatch
             self.ops[func] += 1
@@ -66,6 +84,6 @@ class AtenOpCounter(TorchDispatchMode):
 
 
 def flop_counter() -> FlopCounterMode:
-    """A ``FlopCounterMode`` that prints nothing and knows the CPU attention kernel; read
+    """A ``FlopCounterMode`` with :data:`FLOP_FORMULAS` that prints nothing; read
     ``get_total_flops()`` after the step."""
-    return FlopCounterMode(display=False, custom_mapping=CPU_ATTENTION_FLOPS)
+    return FlopCounterMode(display=False, custom_mapping=FLOP_FORMULAS)

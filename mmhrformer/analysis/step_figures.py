@@ -1,15 +1,17 @@
 """Device-agnostic figures of one training step and of one inference.
 
-A training step is measured once, with :class:`.LiveTensorBytes`, :class:`.AtenOpCounter` and
-torch's FLOP counter all active (none of them keeps a tensor, so none changes what the step
-keeps):
+A training step is run twice: once with :class:`.LiveTensorBytes` and :class:`.AtenOpCounter`
+active (neither keeps a tensor, so neither changes what the step keeps), once with torch's FLOP
+counter. The FLOP counter must run on its own: its module tracker hooks every module's inputs and
+outputs for the backward pass, which keeps alive tensors that a checkpoint would have freed and
+raises the peak of a model that recomputes.
 
 - bytes kept for backward: bytes of live tensors when the loss is handed to the optimizer
   wrapper's ``backward`` (the forward pass is over) minus those before the step began; what the
   forward pass keeps for the backward pass, whether autograd saved it or a checkpoint stashed it;
 - peak bytes: the most bytes of live tensors at any moment of the step (forward pass, backward
   pass, optimizer update) above those before it;
-- FLOPs executed, recomputation in the backward pass included, and aten ops dispatched.
+- aten ops dispatched, and FLOPs executed, recomputation in the backward pass included.
 
 Tensors that exist before the step (parameters, the optimizer's state, the batch) are not counted;
 run a step before measuring, so that the optimizer's state exists, and let the wrapper set the
@@ -30,7 +32,7 @@ class TrainingFigures(NamedTuple):
     kept_bytes: int
     peak_bytes: int
     flops: int
-    ops: int
+    ops: int  # aten ops that are not views
     view_ops: int
 
 
@@ -50,22 +52,25 @@ def _before_backward(optim_wrapper: OptimWrapper, callback: Callable[[], None]) 
 
 
 def training_step_figures(step: Callable[[], Any], optim_wrapper: OptimWrapper) -> TrainingFigures:
-    """Measures one call of ``step``, a training step that hands its loss to
-    ``optim_wrapper.backward`` (``update_params`` does; so does ``model.train_step(data,
-    optim_wrapper)``)."""
+    """Measures ``step``, a training step that hands its loss to ``optim_wrapper.backward``
+    (``update_params`` does; so does ``model.train_step(data, optim_wrapper)``); calls it twice
+    (see above)."""
     gc.collect()  # nothing from before freed during the step
     at_loss = []
-    with LiveTensorBytes() as memory, AtenOpCounter() as ops, flop_counter() as flops, \
+    with LiveTensorBytes() as memory, AtenOpCounter() as ops, \
             _before_backward(optim_wrapper, lambda: at_loss.append(memory.live)):
         step()
     if not at_loss:
         raise RuntimeError('the step never called optim_wrapper.backward')
-    return TrainingFigures(at_loss[0], memory.peak, flops.get_total_flops(), ops.total, ops.views)
+    with flop_counter() as flops:
+        step()
+    return TrainingFigures(at_loss[0], memory.peak, flops.get_total_flops(), ops.non_views,
+                           ops.views)
 
 
 def count_ops(forward: Callable[[], Any]) -> AtenOpCounter:
     """The aten ops dispatched by one call of ``forward`` (an inference: eval mode, no
-    gradients); read ``total`` and ``views``."""
+    gradients); read ``non_views`` and ``views``."""
     with AtenOpCounter() as ops:
         forward()
     return ops

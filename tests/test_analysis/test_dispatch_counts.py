@@ -30,6 +30,17 @@ def test_convolution_flops_count_each_output_over_its_group():
         assert _flops(lambda: depthwise(x)) == 2 * (8 * 8 * 8) * (1 * 3 * 3)
 
 
+def test_each_convolution_gradient_takes_as_many_flops_as_the_convolution():
+    """Dense and depth-wise alike (torch's own rule counts a depth-wise weight gradient as if the
+    convolution were dense: 8 times too many here)."""
+    for groups in (1, 8):
+        conv = nn.Conv2d(8, 8, 3, padding=1, groups=groups, bias=False)
+        x = torch.randn(2, 8, 8, 8, requires_grad=True)
+        forward = 2 * 2 * (8 * 8 * 8) * (8 // groups * 3 * 3)
+        assert _flops(lambda: conv(x).sum().backward()) == 3 * forward
+        assert _flops(lambda: conv(x.detach()).sum().backward()) == 2 * forward  # no input grad
+
+
 def test_attention_flops_on_the_cpu_kernel():
     """Forward: the scores and their product with v; backward: the scores recomputed and four
     products for the gradients. Each product is ``B * heads * L * L * d`` multiply-adds."""
@@ -49,4 +60,4 @@ def test_op_counter_counts_each_call_and_the_views_apart():
     aten = torch.ops.aten
     assert ops.ops == {aten.t.default: 1, aten.mm.default: 1, aten.relu.default: 1,
                        aten.sum.default: 1, aten.view.default: 1, aten.neg.default: 1}
-    assert (ops.total, ops.views) == (6, 2)
+    assert (ops.total, ops.views, ops.non_views) == (6, 2, 4)

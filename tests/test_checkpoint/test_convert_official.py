@@ -21,10 +21,12 @@ def relative_difference(ours, theirs):
 def build_classifier(arch):
     """Our mmpretrain ImageNet classifier, exactly as configs/mmpretrain builds it."""
     from mmengine.config import Config
+    from mmengine.registry import DefaultScope
     from mmpretrain.registry import MODELS
     root = Path(__file__).resolve().parents[2]
-    config = root / f'configs/mmpretrain/hrformer-{arch}_16xb64_in1k.py'
-    return MODELS.build(Config.fromfile(config).model)
+    cfg = Config.fromfile(root / f'configs/mmpretrain/hrformer-{arch}_16xb64_in1k.py')
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):  # as the Runner sets it
+        return MODELS.build(cfg.model)
 
 
 @pytest.mark.parametrize('arch', ['tiny', 'small'])
