@@ -13,9 +13,10 @@ model = dict(
         drop_path_rate=0.2,
         upsample_mode='nearest',
         norm_cfg=dict(type='BN', requires_grad=True),
-        # ImageNet-pretrained weights: see README ("Checkpoints"), then
-        # init_cfg=dict(type='Pretrained', checkpoint='<converted file>')
-        init_cfg=None),
+        # ImageNet-pretrained HRFormer-S, as mmpose publishes it
+        init_cfg=dict(type='Pretrained',
+                      checkpoint='https://download.openmmlab.com/mmpose/pretrain_models/'
+                      'hrformer_small-09516375_20220226.pth')),
     neck=dict(in_channels=[32, 64, 128, 256]))
 
 # AdamW for the transformer backbone, as mmdet's Swin detectors.

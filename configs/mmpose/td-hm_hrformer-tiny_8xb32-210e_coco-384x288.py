@@ -1,5 +1,12 @@
 # HRFormer-T (mmhrformer), top-down heatmap, COCO keypoints, 384x288: the HRFormer-S config (the
-# paper's recipe, batch 256) with the tiny backbone. mmpose has no HRFormer-T config of its own.
+# official recipe, batch 256) with the tiny backbone. Neither the official code nor mmpose has
+# an HRFormer-T pose model.
 _base_ = ['./td-hm_hrformer-small_8xb32-210e_coco-384x288.py']
 
-model = dict(backbone=dict(arch='tiny'), head=dict(in_channels=18))
+model = dict(
+    backbone=dict(
+        arch='tiny',
+        # The official ImageNet HRFormer-T (hrt_tiny.pth) is published only behind a OneDrive
+        # share link (README, "Checkpoints"): download it to this path first.
+        init_cfg=dict(type='Pretrained', checkpoint='data/pretrained/hrt_tiny.pth')),
+    head=dict(in_channels=18))

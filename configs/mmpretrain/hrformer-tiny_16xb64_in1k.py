@@ -25,3 +25,14 @@ model = dict(
         init_cfg=None),
     init_cfg=[dict(type='TruncNormal', layer='Linear', std=0.02, bias=0.)],
     train_cfg=dict(augments=[dict(type='Mixup', alpha=0.8), dict(type='CutMix', alpha=1.0)]))
+
+# The official trainer (cls/main.py, cls/config.py): apex AMP O1 (mixed precision, dynamic loss
+# scale), gradients clipped to norm 5, no weight decay on 1-D parameters (norms) and biases
+# (cls/optimizer.py). Unlike mmpretrain's Swin schedule, the official one decays the
+# relative-position-bias tables: HRFormer's model declares no no_weight_decay keywords.
+optim_wrapper = dict(
+    type='AmpOptimWrapper',
+    loss_scale='dynamic',
+    clip_grad=dict(max_norm=5.0),
+    paramwise_cfg=dict(_delete_=True, norm_decay_mult=0.0, bias_decay_mult=0.0,
+                       flat_decay_mult=0.0))

@@ -14,9 +14,10 @@ model = dict(
         drop_path_rate=0.2,
         upsample_mode='nearest',  # as the official segmentation code
         norm_cfg=norm_cfg,
-        # ImageNet-pretrained weights: see README ("Checkpoints"), then
-        # init_cfg=dict(type='Pretrained', checkpoint='<converted file>')
-        init_cfg=None),
+        # ImageNet-pretrained HRFormer-S, as mmpose publishes it
+        init_cfg=dict(type='Pretrained',
+                      checkpoint='https://download.openmmlab.com/mmpose/pretrain_models/'
+                      'hrformer_small-09516375_20220226.pth')),
     decode_head=dict(in_channels=[32, 64, 128, 256], channels=480))
 
 # AdamW for the transformer backbone (our choice; mmseg's HRNet configs use SGD), poly decay.

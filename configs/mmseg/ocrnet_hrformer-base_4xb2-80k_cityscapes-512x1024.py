@@ -1,52 +1,14 @@
-# HRFormer-B (mmhrformer) + OCR, Cityscapes, 512x1024, 80k iterations, batch 8,
-# the paper's segmentation model.
-_base_ = [
-    'mmseg::_base_/models/ocrnet_hr18.py',
-    'mmseg::_base_/datasets/cityscapes.py',
-    'mmseg::_base_/default_runtime.py',
-    'mmseg::_base_/schedules/schedule_80k.py',
-]
+# HRFormer-B (mmhrformer) + OCR, Cityscapes, 512x1024, 80k iterations, batch 8: the HRFormer-S
+# config with the base backbone and drop path 0.4, as the official
+# seg/scripts/cityscapes/hrt/run_hrt_base_ocr_v2_ohem.sh (export drop_path_rate=0.4).
+_base_ = ['./ocrnet_hrformer-small_4xb2-80k_cityscapes-512x1024.py']
 
-custom_imports = dict(imports=['mmhrformer'], allow_failed_imports=False)
-
-crop_size = (512, 1024)
-norm_cfg = dict(type='SyncBN', requires_grad=True)
+in_channels = [78, 156, 312, 624]
 model = dict(
-    pretrained=None,  # the HRNet weights of the parent config: not ours
-    data_preprocessor=dict(size=crop_size),
     backbone=dict(
-        _delete_=True,
-        type='mmhrformer.HRFormer',
         arch='base',
-        drop_path_rate=0.2,
-        upsample_mode='nearest',  # as the official segmentation code
-        norm_cfg=norm_cfg,
-        # ImageNet-pretrained weights: see README ("Checkpoints"), then
-        # init_cfg=dict(type='Pretrained', checkpoint='<converted file>')
-        init_cfg=None),
-    # a list replaces the parent's list whole, so both heads are spelled out
-    decode_head=[
-        dict(type='FCNHead', in_channels=[78, 156, 312, 624], channels=1170, in_index=(0, 1, 2, 3),
-             input_transform='resize_concat', kernel_size=1, num_convs=1, concat_input=False,
-             dropout_ratio=-1, num_classes=19, norm_cfg=norm_cfg, align_corners=False,
-             loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4)),
-        dict(type='OCRHead', in_channels=[78, 156, 312, 624], in_index=(0, 1, 2, 3),
-             input_transform='resize_concat', channels=512, ocr_channels=256, dropout_ratio=-1,
-             num_classes=19, norm_cfg=norm_cfg, align_corners=False,
-             loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
-    ])
-
-train_dataloader = dict(batch_size=2)
-# AdamW for the transformer backbone (our choice; mmseg's HRNet configs use SGD), poly decay.
-optim_wrapper = dict(
-    _delete_=True,
-    type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.01),
-    paramwise_cfg=dict(custom_keys={'relative_position_bias_table': dict(decay_mult=0.)}))
-
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),
-    dict(type='PolyLR', power=1.0, eta_min=0.0, by_epoch=False, begin=1500, end=80000),
-]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=80000, val_interval=8000)
-default_hooks = dict(checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=8000))
+        drop_path_rate=0.4,
+        init_cfg=dict(type='Pretrained',
+                      checkpoint='https://download.openmmlab.com/mmpose/pretrain_models/'
+                      'hrformer_base-32815020_20220226.pth')),
+    decode_head=[dict(head, in_channels=in_channels) for head in _base_.model.decode_head])

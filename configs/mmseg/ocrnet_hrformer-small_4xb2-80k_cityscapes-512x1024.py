@@ -1,52 +1,45 @@
-# HRFormer-S (mmhrformer) + OCR, Cityscapes, 512x1024, 80k iterations, batch 8,
-# the paper's segmentation model.
-_base_ = [
-    'mmseg::_base_/models/ocrnet_hr18.py',
-    'mmseg::_base_/datasets/cityscapes.py',
-    'mmseg::_base_/default_runtime.py',
-    'mmseg::_base_/schedules/schedule_80k.py',
-]
+# HRFormer-S (mmhrformer) + OCR, Cityscapes, 512x1024 crops, 80k iterations, batch 8: the
+# official recipe (seg/scripts/cityscapes/hrt/run_hrt_small_ocr_v2_ohem.sh,
+# seg/configs/cityscapes/H_48_D_4.json); docs/recipes.md compares each value.
+_base_ = ['./_base_/ocrnet_hrformer-small.py', 'mmseg::_base_/datasets/cityscapes.py']
 
-custom_imports = dict(imports=['mmhrformer'], allow_failed_imports=False)
-
-crop_size = (512, 1024)
-norm_cfg = dict(type='SyncBN', requires_grad=True)
+num_classes = 19
+# The official class weights of seg/configs/cityscapes/H_48_D_4.json (both losses).
+class_weight = [0.8373, 0.9180, 0.8660, 1.0345, 1.0166, 0.9969, 0.9754, 1.0489, 0.8786, 1.0023,
+                0.9539, 0.9843, 1.1116, 0.9037, 1.0865, 1.0955, 1.0865, 1.1529, 1.0507]
+# OHEM on the OCR output only (the official fs_auxohemce_loss): pixels whose true-class
+# probability is below 0.9, at least 100000 per GPU batch of one image. mmseg's sampler keeps
+# min_kept per image.
 model = dict(
-    pretrained=None,  # the HRNet weights of the parent config: not ours
-    data_preprocessor=dict(size=crop_size),
-    backbone=dict(
-        _delete_=True,
-        type='mmhrformer.HRFormer',
-        arch='small',
-        drop_path_rate=0.2,
-        upsample_mode='nearest',  # as the official segmentation code
-        norm_cfg=norm_cfg,
-        # ImageNet-pretrained weights: see README ("Checkpoints"), then
-        # init_cfg=dict(type='Pretrained', checkpoint='<converted file>')
-        init_cfg=None),
-    # a list replaces the parent's list whole, so both heads are spelled out
+    data_preprocessor=dict(size=_base_.crop_size),
     decode_head=[
-        dict(type='FCNHead', in_channels=[32, 64, 128, 256], channels=480, in_index=(0, 1, 2, 3),
-             input_transform='resize_concat', kernel_size=1, num_convs=1, concat_input=False,
-             dropout_ratio=-1, num_classes=19, norm_cfg=norm_cfg, align_corners=False,
-             loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4)),
-        dict(type='OCRHead', in_channels=[32, 64, 128, 256], in_index=(0, 1, 2, 3),
-             input_transform='resize_concat', channels=512, ocr_channels=256, dropout_ratio=-1,
-             num_classes=19, norm_cfg=norm_cfg, align_corners=False,
-             loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
+        dict(_base_.aux_head, num_classes=num_classes,
+             loss_decode=dict(_base_.aux_head.loss_decode, class_weight=class_weight)),
+        dict(_base_.ocr_head, num_classes=num_classes,
+             loss_decode=dict(_base_.ocr_head.loss_decode, class_weight=class_weight),
+             sampler=dict(type='OHEMPixelSampler', thresh=0.9, min_kept=100000)),
     ])
 
-train_dataloader = dict(batch_size=2)
-# AdamW for the transformer backbone (our choice; mmseg's HRNet configs use SGD), poly decay.
-optim_wrapper = dict(
-    _delete_=True,
-    type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.01),
-    paramwise_cfg=dict(custom_keys={'relative_position_bias_table': dict(decay_mult=0.)}))
-
+max_iters = 80000
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),
-    dict(type='PolyLR', power=1.0, eta_min=0.0, by_epoch=False, begin=1500, end=80000),
+    dict(type='PolyLR', power=0.9, eta_min=0.0, by_epoch=False, begin=1500, end=max_iters),
 ]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=80000, val_interval=8000)
-default_hooks = dict(checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=8000))
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters // 10)
+default_hooks = dict(
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters // 10))
+
+# The official transforms: random scale 0.5-2 of the 2048x1024 image, a random 512x1024 crop
+# (no check of the classes in it), flip, brightness shift of up to 10; test on the whole
+# 2048x1024 image (mmseg's Cityscapes test pipeline and OCR's whole-image mode).
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='RandomResize', scale=(2048, 1024), ratio_range=(0.5, 2.0), keep_ratio=True),
+    dict(type='RandomCrop', crop_size=_base_.crop_size, cat_max_ratio=1.0),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PhotoMetricDistortion', brightness_delta=10, contrast_range=(1.0, 1.0),
+         saturation_range=(1.0, 1.0), hue_delta=0),
+    dict(type='PackSegInputs'),
+]
+train_dataloader = dict(batch_size=2, dataset=dict(pipeline=train_pipeline))

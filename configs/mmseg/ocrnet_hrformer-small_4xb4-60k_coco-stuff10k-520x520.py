@@ -1,0 +1,30 @@
+# HRFormer-S (mmhrformer) + OCR, COCO-Stuff-10k (171 classes), 520x520 crops, 60k iterations,
+# batch 16: the official recipe (seg/scripts/coco_stuff/hrt/run_hrt_small_ocr_v2_ohem.sh, whose
+# data directory is coco_stuff_10k; seg/configs/coco_stuff/H_48_D_4.json); docs/recipes.md
+# compares each value.
+_base_ = ['./_base_/ocrnet_hrformer-small.py', 'mmseg::_base_/datasets/coco-stuff10k.py']
+
+num_classes = 171
+# OHEM on the OCR output only (the official fs_auxohemce_loss, no class weights): pixels whose
+# true-class probability is below 0.9, at least 100000 per GPU batch of two images (batch 16 on
+# 8 GPUs). mmseg's sampler keeps min_kept per image: 50000.
+model = dict(
+    data_preprocessor=dict(size=_base_.crop_520),
+    decode_head=[
+        dict(_base_.aux_head, num_classes=num_classes),
+        dict(_base_.ocr_head, num_classes=num_classes,
+             sampler=dict(type='OHEMPixelSampler', thresh=0.9, min_kept=50000)),
+    ])
+
+max_iters = 60000
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),
+    dict(type='PolyLR', power=0.9, eta_min=0.0, by_epoch=False, begin=1500, end=max_iters),
+]
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters // 10)
+default_hooks = dict(
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters // 10))
+
+train_dataloader = dict(batch_size=4, dataset=dict(pipeline=_base_.train_pipeline_520))
+val_dataloader = dict(dataset=dict(pipeline=_base_.test_pipeline_original_size))
+test_dataloader = val_dataloader
