@@ -59,8 +59,8 @@ MODELS: Dict[str, ModelSpec] = {
     'HRFormer-S plain': ModelSpec(OURS.format('small', 32), 'plain', 'S', PLAIN),
     'mmpose HRFormer-S': ModelSpec(PORT.format('small'), 'port', 'S'),
     'HRNet-W32': ModelSpec(HRNET.format(32, 64), 'hrnet', 'S'),
-    'HRFormer-B': ModelSpec(OURS.format('base', 16), 'ours', 'B'),
-    'HRFormer-B plain': ModelSpec(OURS.format('base', 16), 'plain', 'B', PLAIN),
+    'HRFormer-B': ModelSpec(OURS.format('base', 32), 'ours', 'B'),
+    'HRFormer-B plain': ModelSpec(OURS.format('base', 32), 'plain', 'B', PLAIN),
     'mmpose HRFormer-B': ModelSpec(PORT.format('base'), 'port', 'B'),
     'HRNet-W48': ModelSpec(HRNET.format(48, 32), 'hrnet', 'B'),
 }
@@ -103,6 +103,9 @@ class PoseModel(NamedTuple):
         cfg = dict(self.optim_wrapper_cfg)
         if amp_dtype is not None:
             cfg.update(type='AmpOptimWrapper', dtype=amp_dtype)
+        else:  # our configs train with AMP (the official recipes); a float32 step has none
+            cfg.update(type='OptimWrapper')
+            cfg.pop('loss_scale', None)
         return build_optim_wrapper(self.model, cfg)
 
 
