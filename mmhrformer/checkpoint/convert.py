@@ -106,11 +106,19 @@ def _convert_backbone(state: StateDict, renamers: List[Callable[[str], str]]) ->
 
 
 def _merge_official_qkv(state: StateDict) -> StateDict:
-    """Concatenates the official separate q/k/v projections into one ``qkv`` (q, k, v order)."""
+    """Concatenates the official separate q/k/v projections into one ``qkv`` (q, k, v order).
+    A projection whose partners are not all there is an error that lists the absent keys."""
     merged = dict(state)
-    for key in [k for k in state if re.search(r'\.attn\.attn\.q_proj\.(weight|bias)$', k)]:
-        parts = [merged.pop(key.replace('.q_proj.', f'.{name}_proj.')) for name in 'qkv']
-        merged[key.replace('.q_proj.', '.qkv.')] = torch.cat(parts, dim=0)
+    pattern = re.compile(r'\.attn\.attn\.[qkv]_proj\.(weight|bias)$')
+    groups = {pattern.sub(r'.attn.attn.{}_proj.\1', k) for k in state if pattern.search(k)}
+    absent = sorted(group.format(name) for group in groups for name in 'qkv'
+                    if group.format(name) not in state)
+    if absent:
+        raise KeyError(f'{len(absent)} official attention projections are absent (each block '
+                       f'needs q_proj, k_proj and v_proj): {absent}')
+    for group in groups:
+        parts = [merged.pop(group.format(name)) for name in 'qkv']
+        merged[group.format('qkv').replace('.qkv_proj.', '.qkv.')] = torch.cat(parts, dim=0)
     return merged
 
 

@@ -13,9 +13,11 @@ import torch
 import torch.nn as nn
 from mmcv.cnn import ConvModule, build_norm_layer
 from mmengine.model import BaseModule
+from mmengine.model.weight_init import update_init_info
 from torch.nn.modules.batchnorm import _BatchNorm
 from torchvision.models.resnet import Bottleneck
 
+from mmhrformer.checkpoint.pretrained import is_pretrained_cfg, load_pretrained_backbone
 from mmhrformer.registry import MODELS
 from ..layers import MultiResolutionModule
 
@@ -70,7 +72,9 @@ class HRFormer(BaseModule):
         with_cp: gradient checkpointing of each block of stages 2-4: only its input is kept for
             the backward pass, and the whole block runs again there (least memory, most compute;
             instead of ``memory_saving``'s partial recomputation).
-        init_cfg: mmengine initialisation config, e.g. ``dict(type='Pretrained', checkpoint=...)``.
+        init_cfg: mmengine initialisation config. ``dict(type='Pretrained', checkpoint=...,
+            prefix=None)`` loads a published file as it is downloaded (path or URL; official,
+            mmpose's or our key layout), strictly: see :mod:`mmhrformer.checkpoint.pretrained`.
 
     Inputs ``B x in_channels x H x W`` of any size; outputs a tuple of ``B x C_i x H_i x W_i`` for
     ``i`` in ``out_indices``, with ``H_i = ceil(H / 2^(i+2))`` and ``C_i`` from the arch.
@@ -249,6 +253,19 @@ class HRFormer(BaseModule):
             cfgs.append([dict(type=block_type, channels=self.channels[stream], drop_path=rate,
                               norm_cfg=norm_cfg, with_cp=with_cp, **extra) for rate in rates])
         return cfgs
+
+    def init_weights(self):
+        """mmengine's initialisation, or, for ``init_cfg=dict(type='Pretrained', ...)``, every
+        weight from the checkpoint (converted, tables resized, strictly loaded)."""
+        if not is_pretrained_cfg(self.init_cfg):
+            super().init_weights()
+            return
+        cfg = self.init_cfg
+        load_pretrained_backbone(self, cfg['checkpoint'], cfg.get('prefix'),
+                                 cfg.get('map_location', 'cpu'))
+        if hasattr(self, '_params_init_info'):  # set by the model being initialised
+            update_init_info(self, f'{type(self).__name__}: loaded from {cfg["checkpoint"]}')
+        self._is_init = True
 
     # ---- forward and training behaviour ----------------------------------------------------
 
