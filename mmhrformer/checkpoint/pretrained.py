@@ -56,9 +56,15 @@ class CheckpointKeysError(KeyError):
         return str(self.args[0])
 
 
-def is_pretrained_cfg(init_cfg) -> bool:
-    """Whether ``init_cfg`` is a ``dict(type='Pretrained', ...)``."""
-    return isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained'
+def pretrained_cfg(init_cfg) -> Optional[dict]:
+    """The ``dict(type='Pretrained', ...)`` of ``init_cfg`` (a dict or a list of them), or None.
+    With it the other entries have nothing left to initialise: every weight is loaded."""
+    cfgs = init_cfg if isinstance(init_cfg, (list, tuple)) else [init_cfg]
+    found = [cfg for cfg in cfgs if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained']
+    if len(found) > 1:
+        raise ValueError(f'init_cfg names {len(found)} Pretrained checkpoints, at most one can '
+                         f'initialise the backbone: {found}')
+    return found[0] if found else None
 
 
 def read_state_dict(checkpoint: str, map_location='cpu') -> StateDict:

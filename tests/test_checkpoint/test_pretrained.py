@@ -133,3 +133,11 @@ def test_a_file_that_would_run_code_is_not_loaded(official, tmp_path):
     torch.save({'model': official, 'hook': os.getcwd}, tmp_path / 'unsafe.pth')
     with pytest.raises(UnsafeCheckpointError, match='unsafe.pth'):
         initialised(tmp_path / 'unsafe.pth')
+
+
+def test_a_pretrained_entry_in_a_list_of_init_cfgs_is_loaded_the_same_way(official, tmp_path):
+    save(official, tmp_path / 'hrt.pth')
+    model = HRFormer(NANO, init_cfg=[dict(type='Kaiming', layer='Conv2d'),
+                                     dict(type='Pretrained', checkpoint=str(tmp_path / 'hrt.pth'))])
+    model.init_weights()
+    assert_holds(model, convert_state_dict(official, 'official', backbone_only=True))

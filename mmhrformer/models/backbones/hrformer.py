@@ -17,7 +17,7 @@ from mmengine.model.weight_init import update_init_info
 from torch.nn.modules.batchnorm import _BatchNorm
 from torchvision.models.resnet import Bottleneck
 
-from mmhrformer.checkpoint.pretrained import is_pretrained_cfg, load_pretrained_backbone
+from mmhrformer.checkpoint.pretrained import load_pretrained_backbone, pretrained_cfg
 from mmhrformer.registry import MODELS
 from ..layers import MultiResolutionModule
 
@@ -257,10 +257,10 @@ class HRFormer(BaseModule):
     def init_weights(self):
         """mmengine's initialisation, or, for ``init_cfg=dict(type='Pretrained', ...)``, every
         weight from the checkpoint (converted, tables resized, strictly loaded)."""
-        if not is_pretrained_cfg(self.init_cfg):
+        cfg = pretrained_cfg(self.init_cfg)
+        if cfg is None:
             super().init_weights()
             return
-        cfg = self.init_cfg
         load_pretrained_backbone(self, cfg['checkpoint'], cfg.get('prefix'),
                                  cfg.get('map_location', 'cpu'))
         if hasattr(self, '_params_init_info'):  # set by the model being initialised
