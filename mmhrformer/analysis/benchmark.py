@@ -8,7 +8,8 @@ For each model (:mod:`.benchmark_models`), on one synthetic batch:
    ops of one inference (the network's forward pass, ``mode='tensor'``, eval mode, no gradients);
 2. times, the models taking turns (:mod:`.timing`): inference, optionally inference through
    ``torch.compile`` (inductor, default settings), and the training step;
-3. on a GPU also the step's peak as ``torch.cuda.max_memory_allocated`` gives it, and the training
+3. on a GPU also the step's peak as ``torch.cuda.max_memory_allocated`` gives it, the GPU
+   activities (kernels) the profiler records in a step, and the training
    step with mmengine's ``AmpOptimWrapper`` in fp16 and in bf16 (time and peak).
 """
 import sys
@@ -20,7 +21,7 @@ import torch.nn as nn
 from mmengine.optim import OptimWrapper
 
 from .benchmark_models import PoseModel, Size, build_pose_model, synthetic_batch
-from .step_figures import count_ops, cuda_peak_bytes, training_step_figures
+from .step_figures import count_ops, cuda_kernels, cuda_peak_bytes, training_step_figures
 from .timing import median_seconds
 
 #: Mixed precisions timed on a GPU: name in the report -> ``AmpOptimWrapper``'s dtype.
@@ -62,9 +63,9 @@ def run_benchmark(names: Sequence[str], size: Size = (256, 192), batch: int = 8,
     """Measures the models ``names``; returns ``{name: {figure: value}}`` with the figures
     ``params`` (of the backbone), ``kept_bytes``, ``peak_bytes``, ``flops``, ``ops`` (not
     views), ``view_ops`` (training step), ``inference_ops``, ``inference_view_ops``,
-    ``inference_s``, ``train_step_s``; with ``compile`` also ``compiled_inference_s``; on a GPU also
-    ``cuda_peak_bytes`` and, per precision of :data:`AMP_DTYPES`, ``{precision}_train_step_s``
-    and ``{precision}_peak_bytes``.
+    ``inference_s``, ``train_step_s``; with ``compile`` also ``compiled_inference_s``; on a GPU
+    also ``cuda_peak_bytes``, ``cuda_kernels`` (per training step) and, per precision of
+    :data:`AMP_DTYPES`, ``{precision}_train_step_s`` and ``{precision}_peak_bytes``.
     """
     _progress(f'building {", ".join(names)}')
     models = {name: build_pose_model(name, device) for name in names}
@@ -79,7 +80,8 @@ def run_benchmark(names: Sequence[str], size: Size = (256, 192), batch: int = 8,
         step()  # creates the optimizer's state
         results[name].update(training_step_figures(step, wrapper)._asdict())
         if device == 'cuda':
-            results[name]['cuda_peak_bytes'] = cuda_peak_bytes(step)
+            results[name].update(cuda_peak_bytes=cuda_peak_bytes(step),
+                                 cuda_kernels=cuda_kernels(step))
     _progress('timing the training steps')
     _record(results, 'train_step_s', median_seconds(
         {name: step for name, (step, _) in steps.items()}, warmup, repeats, device))

@@ -42,6 +42,7 @@ TIMES = [
 ]
 CUDA = [
     Column('cuda_peak_bytes', 'max allocated, fp32 step (MiB)', MIB, 0, ('hrnet', 'port')),
+    Column('cuda_kernels', 'GPU kernels, fp32 step', against=('port', 'plain')),
     Column('fp16_train_step_s', 'fp16 AMP step (ms)', 1e-3, 0, ('port', 'hrnet'), speed=True),
     Column('fp16_peak_bytes', 'max allocated, fp16 (MiB)', MIB, 0, ('hrnet', 'port')),
     Column('bf16_train_step_s', 'bf16 AMP step (ms)', 1e-3, 0, ('port', 'hrnet'), speed=True),

@@ -85,3 +85,16 @@ def cuda_peak_bytes(step: Callable[[], Any]) -> int:
     step()
     torch.cuda.synchronize()
     return torch.cuda.max_memory_allocated() - start
+
+
+def cuda_kernels(step: Callable[[], Any]) -> int:
+    """The GPU activities (kernels, copies, fills) of one call of ``step``, as
+    ``torch.profiler`` records them on the CUDA device: the launches that the aten op count
+    above stands for."""
+    from torch.profiler import ProfilerActivity, profile
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as profiler:
+        step()
+        torch.cuda.synchronize()
+    return sum(event.device_type == torch.autograd.DeviceType.CUDA
+               for event in profiler.events())

@@ -82,3 +82,10 @@ def test_inference_ops():
     with torch.no_grad():
         ops = count_ops(lambda: model(x))
     assert (ops.non_views, ops.views) == (2, 0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='counts GPU kernels: needs a GPU')
+def test_cuda_kernels_counts_each_kernel_of_a_step():
+    from mmhrformer.analysis.step_figures import cuda_kernels
+    x = torch.randn(64, 64, device='cuda')
+    assert cuda_kernels(lambda: x.neg().exp().abs()) == 3  # one element-wise kernel each

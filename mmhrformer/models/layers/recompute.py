@@ -73,8 +73,9 @@ def _update_factor(norm: _BatchNorm) -> float:
 def _normalise_with_batch_statistics(norm: _BatchNorm, x: torch.Tensor,
                                      group: Optional[dist.ProcessGroup]) -> tuple:
     """``norm``'s training forward pass on ``x``: the output and the batch statistics it used
-    (mean, variance, inverse standard deviation, count; the count None for one process), its
-    running averages updated. One kernel for one process, as the plain BatchNorm."""
+    (mean, variance, inverse standard deviation, count, and the eps that normalising by that
+    variance takes; the count None for one process), its running averages updated. One kernel
+    for one process, as the plain BatchNorm."""
     factor = _update_factor(norm)
     running = (norm.running_mean, norm.running_var) if factor else (None, None)
     if group is None:
@@ -83,14 +84,15 @@ def _normalise_with_batch_statistics(norm: _BatchNorm, x: torch.Tensor,
                              f'size {list(x.shape)}')
         out, mean, invstd = torch.native_batch_norm(x, norm.weight, norm.bias, *running, True,
                                                     factor, norm.eps)
-        return out, mean, invstd.pow(-2).sub_(norm.eps), invstd, None
+        # Normalising by the variance invstd^-2 without eps is normalising by invstd: one op.
+        return out, mean, invstd.pow(-2), invstd, None, 0.
     mean, var, count = batch_statistics(x, group)
     if factor:
         norm.running_mean.lerp_(mean.to(norm.running_mean.dtype), factor)
         unbiased = var * count / (count - 1)
         norm.running_var.lerp_(unbiased.to(norm.running_var.dtype), factor)
     out = torch.native_batch_norm(x, norm.weight, norm.bias, mean, var, False, 0., norm.eps)[0]
-    return out, mean, var, torch.rsqrt(var + norm.eps), count
+    return out, mean, var, torch.rsqrt(var + norm.eps), count, norm.eps
 
 
 class BatchNormKeptStatistics(torch.autograd.Function):
@@ -104,12 +106,12 @@ class BatchNormKeptStatistics(torch.autograd.Function):
     def forward(ctx, x, weight, bias, norm: _BatchNorm, statistics: list,
                 group: Optional[dist.ProcessGroup]):
         if statistics:
-            mean, var, invstd, count = statistics
-            out = torch.native_batch_norm(x, weight, bias, mean, var, False, 0., norm.eps)[0]
+            mean, var, invstd, count, eps = statistics
+            out = torch.native_batch_norm(x, weight, bias, mean, var, False, 0., eps)[0]
         else:
             out, *kept = _normalise_with_batch_statistics(norm, x, group)
             statistics.extend(kept)
-            mean, _, invstd, count = kept
+            mean, _, invstd, count, _ = kept
         ctx.save_for_backward(x, weight, mean, invstd, count)
         ctx.eps, ctx.group = norm.eps, group
         return out
