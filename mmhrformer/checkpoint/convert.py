@@ -152,7 +152,8 @@ _OFFICIAL_HEAD_RULES: List[Tuple[str, str]] = [
     (r'^classifier\.(.*)$', r'head.fc.\1'),
     (r'^keypoint_head\.(.*)$', r'head.\1'),
 ]
-_OFFICIAL_HEAD_ROOTS = ('incre_modules', 'downsamp_modules', 'final_layer', 'classifier')
+#: Top-level names of the official classifier's head (``cls/models/hrt.py``).
+OFFICIAL_CLS_HEAD = ('incre_modules', 'downsamp_modules', 'final_layer', 'classifier')
 
 
 def _convert_official_head(state: StateDict) -> StateDict:
@@ -170,7 +171,7 @@ def _split_backbone(state: StateDict) -> Tuple[StateDict, StateDict, bool]:
         backbone = {k[len('backbone.'):]: v for k, v in state.items() if k.startswith('backbone.')}
         return backbone, {k: v for k, v in state.items() if not k.startswith('backbone.')}, True
     # The official classifier saves its backbone and head side by side, without prefixes.
-    is_head = {k: k.split('.')[0] in _OFFICIAL_HEAD_ROOTS for k in state}
+    is_head = {k: k.split('.')[0] in OFFICIAL_CLS_HEAD for k in state}
     return ({k: v for k, v in state.items() if not is_head[k]},
             {k: v for k, v in state.items() if is_head[k]}, False)
 

@@ -30,13 +30,11 @@ import torch.nn as nn
 from mmengine.logging import print_log
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from .convert import OFFICIAL_SETTINGS, convert_mmpose, convert_official, guess_official_fork
+from .convert import (OFFICIAL_CLS_HEAD, OFFICIAL_SETTINGS, convert_mmpose, convert_official,
+                      guess_official_fork)
 from .relative_position_bias import resize_relative_position_bias_table, table_side
 
 StateDict = Dict[str, torch.Tensor]
-
-#: Top-level names of the official classifier's head (``cls/models/hrt.py``).
-OFFICIAL_CLS_HEAD = ('incre_modules', 'downsamp_modules', 'final_layer', 'classifier')
 
 #: A key whose presence tells each layout (``attn`` and FFN names of one block).
 LAYOUT_SIGNS = {
