@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.registry import MODELS, DefaultScope
+from mmengine.registry import DATASETS, MODELS, DefaultScope
 
 CONFIGS = Path(__file__).resolve().parents[2] / 'configs'
 
@@ -17,16 +17,20 @@ CONFIG_OF = {
 
 
 def write_random_checkpoint(config: Path, path: Path, seed: int = 0) -> Path:
-    """Saves ``{'state_dict': ...}`` of the config's model after its own weight initialisation
-    (random relative position biases included), without the pretrained backbone file that the
-    config may name."""
+    """Saves ``{'state_dict': ..., 'meta': {'dataset_meta': ...}}`` of the config's model after
+    its own weight initialisation (random relative position biases included), without the
+    pretrained backbone file that the config may name. ``dataset_meta`` holds the class names
+    where the training set's class lists them (a Runner saves its training set's metainfo)."""
     cfg = Config.fromfile(str(config))
     cfg.model.backbone.init_cfg = None
     torch.manual_seed(seed)
     with DefaultScope.overwrite_default_scope(cfg.default_scope):
         model = MODELS.build(cfg.model)
+    with DATASETS.switch_scope_and_registry(cfg.default_scope) as datasets:
+        metainfo = datasets.get(cfg.train_dataloader.dataset.type).METAINFO
     model.init_weights()
-    torch.save({'state_dict': model.state_dict()}, path)
+    meta = {'dataset_meta': dict(metainfo)} if 'classes' in metainfo else {}
+    torch.save({'state_dict': model.state_dict(), 'meta': meta}, path)
     return path
 
 
