@@ -20,15 +20,6 @@ model = dict(
              sampler=dict(type='OHEMPixelSampler', thresh=0.9, min_kept=100000)),
     ])
 
-max_iters = 80000
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),
-    dict(type='PolyLR', power=0.9, eta_min=0.0, by_epoch=False, begin=1500, end=max_iters),
-]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters // 10)
-default_hooks = dict(
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters // 10))
-
 # The official transforms: random scale 0.5-2 of the 2048x1024 image, a random 512x1024 crop
 # (no check of the classes in it), flip, brightness shift of up to 10; test on the whole
 # 2048x1024 image (mmseg's Cityscapes test pipeline and OCR's whole-image mode).

@@ -6,6 +6,9 @@ _base_ = ['mmseg::_base_/models/ocrnet_hr18.py', 'mmseg::_base_/default_runtime.
 
 custom_imports = dict(imports=['mmhrformer'], allow_failed_imports=False)
 
+# The crop of the 520x520 data sets (pascal_context, ade20k, coco_stuff); their pipelines below.
+crop_520 = (520, 520)
+
 # ImageNet-pretrained HRFormer-S as mmpose publishes it (the official seg scripts start from the
 # official hrt_small.pth, which is published only behind a OneDrive share link).
 pretrained = ('https://download.openmmlab.com/mmpose/pretrain_models/'
@@ -39,6 +42,7 @@ model = dict(
         upsample_mode='nearest',  # as the official segmentation code
         norm_cfg=norm_cfg,
         init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
+    data_preprocessor=dict(size=crop_520),  # Cityscapes sets its own
     test_cfg=dict(mode='whole'))
 
 # AdamW, no weight decay on norms, biases and the position-bias tables (the official
@@ -52,7 +56,8 @@ optim_wrapper = dict(
                        custom_keys={'relative_position_bias_table': dict(decay_mult=0.)}))
 
 # The official 'warm_lambda_poly': linear warm-up over 1500 iterations from 1e-6 of the rate,
-# then poly decay with power 0.9 to zero. max_iters is the dataset config's.
+# then poly decay with power 0.9 to zero, over Cityscapes' 80k iterations; the other data sets
+# set their own length (param_scheduler[1].end, train_cfg, checkpoint interval).
 max_iters = 80000
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),
@@ -68,7 +73,6 @@ default_hooks = dict(
 # coco_stuff H_48_D_4.json): horizontal flip, shorter side to 520, random scale 0.5-2, random
 # 520x520 crop, brightness shift of up to 10 grey levels. mmseg's PhotoMetricDistortion with
 # contrast, saturation and hue off is that shift (applied to half of the images, not to all).
-crop_520 = (520, 520)
 train_pipeline_520 = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', reduce_zero_label=True),
