@@ -12,7 +12,7 @@ from typing import Dict, List, Sequence, Tuple, Union
 import torch
 import torch.nn as nn
 from mmcv.cnn import ConvModule, build_norm_layer
-from mmengine.model import BaseModule
+from mmengine.model import BaseModule, Sequential
 from mmengine.model.weight_init import update_init_info
 from torch.nn.modules.batchnorm import _BatchNorm
 from torchvision.models.resnet import Bottleneck
@@ -225,7 +225,7 @@ class HRFormer(BaseModule):
                                  norm_cfg=norm_cfg))
         return nn.ModuleList(layers)
 
-    def _make_stage(self, stage: int, block_args: dict, upsample_mode: str) -> nn.Sequential:
+    def _make_stage(self, stage: int, block_args: dict, upsample_mode: str) -> Sequential:
         """The modules of ``stage`` (2-4); the very last fusion computes only the returned
         streams."""
         channels = list(self.channels[:stage])
@@ -237,7 +237,7 @@ class HRFormer(BaseModule):
             modules.append(MultiResolutionModule(
                 channels, self._block_cfgs(stage, **block_args), block_args['norm_cfg'],
                 upsample_mode, out_streams))
-        return nn.Sequential(*modules)
+        return Sequential(*modules)  # mmengine's: its init_weights reaches the modules' own
 
     def _block_cfgs(self, stage: int, block_type: str, branch_args: Sequence[str], drop_paths,
                     with_rpe: bool, norm_cfg: dict, with_cp: bool) -> List[List[dict]]:

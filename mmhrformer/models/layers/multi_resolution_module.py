@@ -2,8 +2,7 @@
 from typing import List, Optional, Sequence
 
 import torch
-import torch.nn as nn
-from mmengine.model import BaseModule
+from mmengine.model import BaseModule, ModuleList, Sequential
 
 from mmhrformer.registry import MODELS
 from .multi_resolution_fusion import MultiResolutionFusion
@@ -35,8 +34,10 @@ class MultiResolutionModule(BaseModule):
                              f'{len(channels)}: give one list of blocks per stream')
         # `_scope_`: look the block types up in our registry whatever the caller's default scope
         # (a toolbox's Runner sets its own, where our block names are unknown).
-        self.branches = nn.ModuleList(
-            nn.Sequential(*(MODELS.build(dict(cfg, _scope_=MODELS.scope)) for cfg in cfgs))
+        # mmengine's containers: their init_weights reaches the blocks' own (the attention's
+        # position bias table); torch's would skip them.
+        self.branches = ModuleList(
+            Sequential(*(MODELS.build(dict(cfg, _scope_=MODELS.scope)) for cfg in cfgs))
             for cfgs in block_cfgs)
         self.fusion = MultiResolutionFusion(channels, norm_cfg, upsample_mode, out_streams)
 

@@ -3,6 +3,7 @@ import torch
 import torch.nn as nn
 
 from mmhrformer.models import HRFormer
+from mmhrformer.models.layers import LocalWindowAttention
 
 #: The paper's pose model sizes (Table 2: backbone + 1x1 heatmap conv to 17 keypoints), in M.
 PAPER_POSE_PARAMS = {'tiny': 2.5, 'small': 7.8, 'base': 43.2}
@@ -226,3 +227,18 @@ def test_inductor_compiled_inference_equals_eager():
     assert len(actual) == len(expected) == 4
     for got, want in zip(actual, expected):
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_init_weights_reaches_the_attentions_own_initialisation():
+    """mmengine calls a child's ``init_weights`` only through BaseModule containers: every
+    window attention's position bias table is drawn (normal, std 0.02, as the official code
+    draws it), not left at its zeros."""
+    torch.manual_seed(0)
+    model = HRFormer(arch='tiny')
+    model.init_weights()
+    tables = [m.relative_position_bias_table for m in model.modules()
+              if isinstance(m, LocalWindowAttention)]
+    assert len(tables) == 2 * (1 * 2 + 3 * 3 + 2 * 4)  # 2 blocks per stream and module
+    values = torch.cat([t.detach().flatten() for t in tables])
+    assert values.std().item() == pytest.approx(0.02, rel=0.05)
+    assert abs(values.mean().item()) < 0.002
