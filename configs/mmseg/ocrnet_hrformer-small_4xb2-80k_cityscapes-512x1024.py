@@ -30,7 +30,7 @@ train_pipeline = [
     dict(type='RandomCrop', crop_size=_base_.crop_size, cat_max_ratio=1.0),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PhotoMetricDistortion', brightness_delta=10, contrast_range=(1.0, 1.0),
-         saturation_range=(1.0, 1.0), hue_delta=0),
+         saturation_range=(1.0, 1.0), hue_delta=1),
     dict(type='PackSegInputs'),
 ]
 train_dataloader = dict(batch_size=2, dataset=dict(pipeline=train_pipeline))

@@ -13,6 +13,9 @@ Layouts (``num_images`` keys are the splits):
   ``split`` in ``training``, ``validation``; read by ``ADE20KDataset``.
 - ``'cityscapes'``: ``leftImg8bit/{split}/city/*_leftImg8bit.png`` and
   ``gtFine/{split}/city/*_gtFine_labelTrainIds.png`` (0..18); read by ``CityscapesDataset``.
+- ``'coco_stuff10k'``: ``images/{split}/*.jpg`` and ``annotations/{split}/*_labelTrainIds.png``
+  (0 ignored, 1..171), ``split`` in ``train2014``, ``test2014``; read by ``COCOStuffDataset``
+  with ``reduce_zero_label``, as mmseg's COCO-Stuff 10k config reads it.
 """
 from pathlib import Path
 from typing import Dict, Tuple
@@ -23,7 +26,8 @@ from PIL import Image, ImageDraw
 from .seeding import split_rng
 
 #: layout -> (number of classes, first label value): labels written are first..first+classes-1.
-LAYOUTS = {'pascal_context_59': (59, 1), 'ade20k': (150, 1), 'cityscapes': (19, 0)}
+LAYOUTS = {'pascal_context_59': (59, 1), 'ade20k': (150, 1), 'cityscapes': (19, 0),
+           'coco_stuff10k': (171, 1)}
 
 
 def class_look(label: int) -> Tuple[np.ndarray, float, float]:
@@ -63,6 +67,8 @@ def _paths(layout: str, split: str, name: str) -> Tuple[str, str]:
         return f'JPEGImages/{name}.jpg', f'SegmentationClassContext/{name}.png'
     if layout == 'ade20k':
         return f'images/{split}/{name}.jpg', f'annotations/{split}/{name}.png'
+    if layout == 'coco_stuff10k':
+        return f'images/{split}/{name}.jpg', f'annotations/{split}/{name}_labelTrainIds.png'
     return (f'leftImg8bit/{split}/synth/{name}_leftImg8bit.png',
             f'gtFine/{split}/synth/{name}_gtFine_labelTrainIds.png')
 

@@ -86,6 +86,19 @@ def test_pascal_context_set_loads_through_mmseg(tmp_path):
     assert labels.max() < 59  # 1..59 on disk become 0..58, no background
 
 
+def test_coco_stuff10k_set_loads_through_mmseg(tmp_path):
+    from mmseg.datasets import COCOStuffDataset
+    root = write_segmentation_set(str(tmp_path), 'coco_stuff10k', {'train2014': 2})
+    dataset = COCOStuffDataset(
+        data_root=str(root), reduce_zero_label=True,
+        data_prefix=dict(img_path='images/train2014', seg_map_path='annotations/train2014'),
+        pipeline=[dict(type='LoadImageFromFile'),
+                  dict(type='mmseg.LoadAnnotations', reduce_zero_label=True)])
+    assert len(dataset) == 2
+    labels = dataset[0]['gt_seg_map']
+    assert labels[labels != 255].max() < 171  # 1..171 on disk become 0..170
+
+
 def test_coco_instances_load_through_mmdet(tmp_path):
     from mmdet.datasets import CocoDataset
     root = write_coco_instances(str(tmp_path), {'train2017': 3})

@@ -73,6 +73,8 @@ default_hooks = dict(
 # coco_stuff H_48_D_4.json): horizontal flip, shorter side to 520, random scale 0.5-2, random
 # 520x520 crop, brightness shift of up to 10 grey levels. mmseg's PhotoMetricDistortion with
 # contrast, saturation and hue off is that shift (applied to half of the images, not to all).
+# Its hue cannot be off: hue_delta=0 fails in numpy's randint; 1 shifts the hue of half of the
+# images by at most 1 of 180 steps.
 train_pipeline_520 = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', reduce_zero_label=True),
@@ -80,7 +82,7 @@ train_pipeline_520 = [
     dict(type='RandomCrop', crop_size=crop_520, cat_max_ratio=1.0),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PhotoMetricDistortion', brightness_delta=10, contrast_range=(1.0, 1.0),
-         saturation_range=(1.0, 1.0), hue_delta=0),
+         saturation_range=(1.0, 1.0), hue_delta=1),
     dict(type='PackSegInputs'),
 ]
 # The official test on these sets: each image whole, at its own size.
