@@ -1,5 +1,8 @@
-"""The window attention against its formula, written out with explicit products."""
+"""The window attention against its formula, written out with explicit products, and in fp16 on
+inputs whose scores overflow fp16."""
+import pytest
 import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from mmhrformer.models.layers import LocalWindowAttention
 from mmhrformer.models.layers.local_window_attention import relative_position_index
@@ -48,3 +51,60 @@ def test_relative_position_index_is_not_saved():
     attn = LocalWindowAttention(8, num_heads=2, window_size=7)
     assert 'relative_position_index' not in attn.state_dict()
     assert 'relative_position_bias_table' in attn.state_dict()
+
+
+FP16_MAX = torch.finfo(torch.float16).max
+
+
+def large_activation_attention():
+    """An attention and an input whose scores ``q k^T / sqrt(d)`` reach about 1e5, beyond what
+    fp16 holds (65504), while every input, weight, query, key and value is well inside it."""
+    torch.manual_seed(0)
+    attn = LocalWindowAttention(32, num_heads=2, window_size=7)
+    torch.nn.init.normal_(attn.qkv.weight)  # std 1: queries and keys of a few hundred
+    torch.nn.init.normal_(attn.relative_position_bias_table)
+    return attn, 60 * torch.randn(2, 10, 9, 32)  # centre-padded to 14 x 14
+
+
+def largest_score(attn, x):
+    """max |q k^T / sqrt(d)| over the windows of ``x``, in float64."""
+    windows = partition_windows(x.double(), attn.window_size)
+    qkv = attn.double().qkv(windows).view(*windows.shape[:2], 3, attn.num_heads, -1)
+    query, key = qkv.permute(2, 0, 3, 1, 4)[:2]
+    return (query @ key.transpose(-2, -1) * query.shape[-1]**-0.5).abs().max().item()
+
+
+def test_large_activations_give_scores_beyond_fp16():
+    """What the next test guards against: the scores overflow fp16 when computed in fp16."""
+    attn, x = large_activation_attention()
+    assert largest_score(attn, x) > 1.5 * FP16_MAX
+    windows = partition_windows(x.half(), attn.window_size)
+    qkv = attn.half().qkv(windows).view(*windows.shape[:2], 3, attn.num_heads, -1)
+    query, key = qkv.permute(2, 0, 3, 1, 4)[:2]
+    assert torch.isfinite(query).all() and torch.isfinite(key).all()
+    assert not torch.isfinite(query * query.shape[-1]**-0.5 @ key.transpose(-2, -1)).all()
+
+
+@pytest.mark.parametrize('backend, training', [(SDPBackend.MATH, True),
+                                               (SDPBackend.FLASH_ATTENTION, False)],
+                         ids=['math-training', 'fused-inference'])
+def test_fp16_attention_with_large_activations_stays_finite(backend, training):
+    """PyTorch's attention kernels on the CPU take fp16 inputs but compute the scores and the
+    softmax in float32: the reference "math" kernel (the one that serves in training, where the
+    position bias needs a gradient) and the fused one (inference). So the layer needs no cast of
+    its own: its fp16 outputs (and gradients) are finite and equal the float64 formula to fp16's
+    precision."""
+    attn, x = large_activation_attention()
+    expected = reference_attention(attn.double(), x.double())
+    half = attn.half()
+    inputs = x.half().requires_grad_(training)
+    with sdpa_kernel([backend]), torch.set_grad_enabled(training):
+        out = half(inputs)
+        if training:
+            out.float().square().mean().backward()
+    assert torch.isfinite(out).all()
+    error = (out.double() - expected).abs().max() / expected.abs().max()
+    assert error < 1e-2
+    if training:
+        assert torch.isfinite(inputs.grad).all()
+        assert all(torch.isfinite(p.grad).all() for p in half.parameters())
