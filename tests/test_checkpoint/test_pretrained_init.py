@@ -14,7 +14,8 @@ from mmengine.config import Config
 from mmengine.hooks import Hook
 
 from mmhrformer.checkpoint import convert_state_dict
-from tests.test_configs.conftest import CONFIGS, scale_image_sizes, shrink_dataloader
+from tests.test_configs.conftest import (CONFIGS, full_precision_without_gpu, scale_image_sizes,
+                                         shrink_dataloader)
 
 from .pretrained_files import NANO, mmpose_state, official_state, save
 
@@ -37,15 +38,6 @@ def config(toolbox: str, pattern: str) -> Config:
     return Config.fromfile(found[0])
 
 
-def on_the_cpu(cfg: Config) -> None:
-    """mmengine's AmpOptimWrapper refuses to run without an accelerator: the plain wrapper with
-    the same optimizer and gradient clipping instead."""
-    if cfg.optim_wrapper.get('type') == 'AmpOptimWrapper':
-        for key in ('loss_scale', 'dtype'):
-            cfg.optim_wrapper.pop(key, None)
-        cfg.optim_wrapper.type = 'OptimWrapper'
-
-
 def train_two_iterations(cfg: Config, checkpoint, work_dir) -> LoadRecorder:
     """Runs ``cfg`` for two iterations with NANO initialised from ``checkpoint``, no validation."""
     from mmengine.runner import Runner
@@ -56,7 +48,7 @@ def train_two_iterations(cfg: Config, checkpoint, work_dir) -> LoadRecorder:
                 'test_evaluator', 'param_scheduler'):
         cfg[key] = None
     cfg.default_hooks.checkpoint = None
-    on_the_cpu(cfg)
+    full_precision_without_gpu(cfg)
     cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
     cfg.update(work_dir=str(work_dir), launcher='none', randomness=dict(seed=0))
     recorder = LoadRecorder()
