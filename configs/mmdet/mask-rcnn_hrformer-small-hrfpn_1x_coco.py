@@ -19,9 +19,11 @@ model = dict(
                       'hrformer_small-09516375_20220226.pth')),
     neck=dict(in_channels=[32, 64, 128, 256]))
 
-# AdamW for the transformer backbone, as mmdet's Swin detectors.
+# AdamW for the transformer backbone, as mmdet's Swin detectors; mixed precision with a dynamic
+# loss scale, as every config of ours.
 optim_wrapper = dict(
     _delete_=True,
-    type='OptimWrapper',
+    type='AmpOptimWrapper',
+    loss_scale='dynamic',
     optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),
     paramwise_cfg=dict(custom_keys={'relative_position_bias_table': dict(decay_mult=0.)}))

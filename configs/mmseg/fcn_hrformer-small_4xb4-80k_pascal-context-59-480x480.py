@@ -20,10 +20,12 @@ model = dict(
                       'hrformer_small-09516375_20220226.pth')),
     decode_head=dict(in_channels=[32, 64, 128, 256], channels=480))
 
-# AdamW for the transformer backbone (our choice; mmseg's HRNet configs use SGD), poly decay.
+# AdamW for the transformer backbone (our choice; mmseg's HRNet configs use SGD), poly decay;
+# mixed precision with a dynamic loss scale, as the OCR configs.
 optim_wrapper = dict(
     _delete_=True,
-    type='OptimWrapper',
+    type='AmpOptimWrapper',
+    loss_scale='dynamic',
     optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.01),
     paramwise_cfg=dict(custom_keys={'relative_position_bias_table': dict(decay_mult=0.)}))
 

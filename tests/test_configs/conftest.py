@@ -5,6 +5,7 @@ import inspect
 import random
 from copy import deepcopy
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pytest
@@ -93,20 +94,24 @@ def seed_everything(seed: int = 0) -> None:
 
 
 class RunRecorder(Hook):
-    """Records the first training batch and the loss of the first step on it (drawn after seeding,
-    so that the same batch augmentation and drop-path masks can be drawn again), and the
-    predictions and metrics of the last validation."""
+    """Records the first training batch (drawn after seeding, so that the same batch augmentation
+    and drop-path masks can be drawn again), the loss of every training step (``losses``; the
+    first step's is ``first_loss``), and the predictions and metrics of the last validation."""
 
     priority = 'LOWEST'  # the last before the step: nothing draws random numbers after the seed
 
     def before_train_iter(self, runner, batch_idx, data_batch=None):
         if runner.iter == 0:
             self.first_batch = deepcopy(data_batch)  # data preprocessors write into the samples
+            self.losses = []
             seed_everything()
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
-        if runner.iter == 0:
-            self.first_loss = outputs['loss'].item()
+        self.losses.append(outputs['loss'].item())
+
+    @property
+    def first_loss(self) -> float:
+        return self.losses[0]
 
     def before_val_epoch(self, runner):
         self.predictions = []
@@ -129,9 +134,12 @@ class RunRecorder(Hook):
         return float(model.parse_losses(losses)[0])
 
 
-def train_then_validate(cfg: Config, work_dir: Path) -> RunRecorder:
+def train_then_validate(cfg: Config, work_dir: Path, adapt_precision=full_precision_without_gpu,
+                        hooks: Sequence[Hook] = ()) -> RunRecorder:
     """Builds the toolbox's Runner from ``cfg`` and trains it, seeded, validating and saving the
-    model's weights at the end. Returns the record of the run; ``.runner`` is the Runner."""
+    model's weights at the end; ``adapt_precision(cfg)`` fits the config's optimizer wrapper to
+    this machine first, and ``hooks`` join the Runner's. Returns the record of the run;
+    ``.runner`` is the Runner."""
     cfg.work_dir = str(work_dir)
     loop = cfg.train_cfg
     by_epoch = loop.get('type', 'EpochBasedTrainLoop') == 'EpochBasedTrainLoop' and loop.get(
@@ -142,12 +150,13 @@ def train_then_validate(cfg: Config, work_dir: Path) -> RunRecorder:
     cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
     cfg.launcher = 'none'
     cfg.randomness = dict(seed=0)  # the same weights and augmentation in every run
-    full_precision_without_gpu(cfg)
+    adapt_precision(cfg)
     # Random weights: nothing downloads here (tests/test_checkpoint loads published layouts).
     cfg.model.backbone.init_cfg = None
     recorder = RunRecorder()
     recorder.runner = Runner.from_cfg(cfg)
-    recorder.runner.register_hook(recorder)
+    for hook in (*hooks, recorder):
+        recorder.runner.register_hook(hook)
     recorder.runner.train()
     return recorder
 

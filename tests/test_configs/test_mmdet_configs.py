@@ -11,9 +11,9 @@ from .conftest import (CONFIGS, assert_ours_trained_and_saved, configs_of, drop_
                        fit_schedule, scale_image_sizes, shrink_dataloader, train_then_validate)
 
 
-@pytest.mark.parametrize('name', configs_of('mmdet'))
-def test_config_trains_our_backbone_lowers_the_loss_and_saves_it(name, coco_instances, tmp_path):
-    cfg = Config.fromfile(CONFIGS / 'mmdet' / name)
+def fit_to_small_data(cfg: Config, coco_instances) -> None:
+    """Points ``cfg`` at the small COCO set, one image a batch, image sizes scaled by 1/4,
+    every box kept for scoring."""
     root = str(coco_instances) + '/'
     for loader in (cfg.train_dataloader, cfg.val_dataloader):
         shrink_dataloader(loader, batch_size=1)
@@ -23,6 +23,12 @@ def test_config_trains_our_backbone_lowers_the_loss_and_saves_it(name, coco_inst
     cfg.test_dataloader = cfg.val_dataloader
     cfg.val_evaluator.ann_file = root + 'annotations/instances_val2017.json'
     cfg.test_evaluator = cfg.val_evaluator
+
+
+@pytest.mark.parametrize('name', configs_of('mmdet'))
+def test_config_trains_our_backbone_lowers_the_loss_and_saves_it(name, coco_instances, tmp_path):
+    cfg = Config.fromfile(CONFIGS / 'mmdet' / name)
+    fit_to_small_data(cfg, coco_instances)
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=2, val_interval=2)
     drop_warmup(cfg)
     fit_schedule(cfg, 2)

@@ -9,13 +9,18 @@ from .conftest import (CONFIGS, assert_ours_trained_and_saved, configs_of, drop_
                        fit_schedule, shrink_dataloader, train_then_validate)
 
 
-@pytest.mark.parametrize('name', configs_of('mmpretrain'))
-def test_config_trains_our_backbone_lowers_the_loss_and_scores_top1(name, imagenet, tmp_path):
-    cfg = Config.fromfile(CONFIGS / 'mmpretrain' / name)
+def fit_to_small_data(cfg: Config, imagenet) -> None:
+    """Points ``cfg`` at the small ImageNet set, 3 images a batch."""
     for loader in (cfg.train_dataloader, cfg.val_dataloader):
         shrink_dataloader(loader, batch_size=3)
         loader.dataset.data_root = str(imagenet)
     cfg.test_dataloader = cfg.val_dataloader
+
+
+@pytest.mark.parametrize('name', configs_of('mmpretrain'))
+def test_config_trains_our_backbone_lowers_the_loss_and_scores_top1(name, imagenet, tmp_path):
+    cfg = Config.fromfile(CONFIGS / 'mmpretrain' / name)
+    fit_to_small_data(cfg, imagenet)
     cfg.train_cfg = dict(by_epoch=True, max_epochs=1, val_interval=1)  # 6 images, batch 3
     drop_warmup(cfg)
     fit_schedule(cfg, 1)

@@ -50,15 +50,21 @@ def top_half_right(predictions):
     return copies
 
 
-@pytest.mark.parametrize('name', configs_of('mmseg'))
-def test_config_trains_our_backbone_lowers_the_loss_and_scores_miou(
-        name, segmentation_roots, tmp_path):
-    cfg = Config.fromfile(CONFIGS / 'mmseg' / name)
+def fit_to_small_data(cfg: Config, name: str, segmentation_roots) -> None:
+    """Points ``cfg`` (the config file ``name``) at the small set of its layout, 2 images a
+    training batch, image sizes scaled by 1/4."""
     for loader in (cfg.train_dataloader, cfg.val_dataloader):
         shrink_dataloader(loader, batch_size=2 if loader is cfg.train_dataloader else 1)
         loader.dataset.data_root = str(segmentation_roots[layout_of(name)])
     scale_image_sizes(cfg, 1 / 4)
     cfg.test_dataloader = cfg.val_dataloader
+
+
+@pytest.mark.parametrize('name', configs_of('mmseg'))
+def test_config_trains_our_backbone_lowers_the_loss_and_scores_miou(
+        name, segmentation_roots, tmp_path):
+    cfg = Config.fromfile(CONFIGS / 'mmseg' / name)
+    fit_to_small_data(cfg, name, segmentation_roots)
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=2, val_interval=2)
     drop_warmup(cfg)
     fit_schedule(cfg, 2)
