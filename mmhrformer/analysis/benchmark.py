@@ -62,7 +62,8 @@ def run_benchmark(names: Sequence[str], size: Size = (256, 192), batch: int = 8,
                   compile: bool = False) -> Dict[str, Dict[str, float]]:
     """Measures the models ``names``; returns ``{name: {figure: value}}`` with the figures
     ``params`` (of the backbone), ``kept_bytes``, ``peak_bytes``, ``flops``, ``ops`` (not
-    views), ``view_ops`` (training step), ``inference_ops``, ``inference_view_ops``,
+    views), ``view_ops``, ``update_ops`` and ``model_ops`` (training step: the optimizer's
+    update and the rest), ``inference_ops``, ``inference_view_ops``,
     ``inference_s``, ``train_step_s``; with ``compile`` also ``compiled_inference_s``; on a GPU
     also ``cuda_peak_bytes``, ``cuda_kernels`` (per training step) and, per precision of
     :data:`AMP_DTYPES`, ``{precision}_train_step_s`` and ``{precision}_peak_bytes``.
@@ -78,7 +79,8 @@ def run_benchmark(names: Sequence[str], size: Size = (256, 192), batch: int = 8,
     for name, (step, wrapper) in steps.items():
         _progress(f'training step figures of {name}')
         step()  # creates the optimizer's state
-        results[name].update(training_step_figures(step, wrapper)._asdict())
+        figures = training_step_figures(step, wrapper)
+        results[name].update(figures._asdict(), model_ops=figures.ops - figures.update_ops)
         if device == 'cuda':
             results[name].update(cuda_peak_bytes=cuda_peak_bytes(step),
                                  cuda_kernels=cuda_kernels(step))

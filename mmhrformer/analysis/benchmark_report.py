@@ -29,6 +29,8 @@ TRAINING = [
 ]
 OPS = [
     Column('ops', 'aten ops, training step', against=('port', 'plain')),
+    Column('model_ops', 'of which forward + backward', against=('port', 'plain')),
+    Column('update_ops', 'of which optimizer update', against=('port',)),
     Column('view_ops', 'views, training step'),
     Column('inference_ops', 'aten ops, inference', against=('port', 'plain')),
     Column('inference_view_ops', 'views, inference'),
@@ -61,8 +63,11 @@ NOTES = [
     'convolutions and attention, forward, backward and what the backward pass recomputes; '
     'element-wise ops and norms count nothing.',
     'aten ops: calls dispatched below autograd that are not views, each about one kernel launch '
-    'on a GPU; views (metadata only) are counted apart. Inference is the network forward pass '
-    '(`mode="tensor"`) in eval mode.',
+    'on a GPU; views (metadata only) are counted apart. A training step splits into the forward '
+    'and backward passes (loss scaling included) and the optimizer update, which follows the '
+    "config's optimizer: ours take AdamW's fused update (one kernel per parameter tensor), "
+    "mmpose's the per-parameter loop (about a dozen per tensor). Inference is the network "
+    'forward pass (`mode="tensor"`) in eval mode.',
     'Times: medians, the models taking turns in one process; speed ratios are the other '
     "model's time over this one's (above 1: this one is faster). Compiled: `torch.compile` "
     '(inductor, default settings).',

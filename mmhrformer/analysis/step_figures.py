@@ -11,7 +11,9 @@ raises the peak of a model that recomputes.
   forward pass keeps for the backward pass, whether autograd saved it or a checkpoint stashed it;
 - peak bytes: the most bytes of live tensors at any moment of the step (forward pass, backward
   pass, optimizer update) above those before it;
-- aten ops dispatched, and FLOPs executed, recomputation in the backward pass included.
+- aten ops dispatched, and FLOPs executed, recomputation in the backward pass included; of the
+  ops, those of the optimizer's update (from ``optim_wrapper.step`` on), which depend on the
+  config's optimizer rather than on the model.
 
 Tensors that exist before the step (parameters, the optimizer's state, the batch) are not counted;
 run a step before measuring, so that the optimizer's state exists, and let the wrapper set the
@@ -34,21 +36,23 @@ class TrainingFigures(NamedTuple):
     flops: int
     ops: int  # aten ops that are not views
     view_ops: int
+    update_ops: int  # of ``ops``, those of the optimizer's update
 
 
 @contextmanager
-def _before_backward(optim_wrapper: OptimWrapper, callback: Callable[[], None]) -> Iterator[None]:
-    """Calls ``callback()`` each time ``optim_wrapper.backward`` is called, before it runs."""
-    backward = optim_wrapper.backward
+def _calling_first(optim_wrapper: OptimWrapper, method: str,
+                   callback: Callable[[], None]) -> Iterator[None]:
+    """Calls ``callback()`` each time ``optim_wrapper.<method>`` is called, before it runs."""
+    original = getattr(optim_wrapper, method)
 
-    def hooked(loss: torch.Tensor, **kwargs) -> None:
+    def hooked(*args, **kwargs):
         callback()
-        backward(loss, **kwargs)
-    optim_wrapper.backward = hooked
+        return original(*args, **kwargs)
+    setattr(optim_wrapper, method, hooked)
     try:
         yield
     finally:
-        del optim_wrapper.backward  # the class's method again
+        delattr(optim_wrapper, method)  # the class's method again
 
 
 def training_step_figures(step: Callable[[], Any], optim_wrapper: OptimWrapper) -> TrainingFigures:
@@ -56,16 +60,17 @@ def training_step_figures(step: Callable[[], Any], optim_wrapper: OptimWrapper) 
     (``update_params`` does; so does ``model.train_step(data, optim_wrapper)``); calls it twice
     (see above)."""
     gc.collect()  # nothing from before freed during the step
-    at_loss = []
+    at_loss, at_update = [], []
     with LiveTensorBytes() as memory, AtenOpCounter() as ops, \
-            _before_backward(optim_wrapper, lambda: at_loss.append(memory.live)):
+            _calling_first(optim_wrapper, 'backward', lambda: at_loss.append(memory.live)), \
+            _calling_first(optim_wrapper, 'step', lambda: at_update.append(ops.non_views)):
         step()
-    if not at_loss:
-        raise RuntimeError('the step never called optim_wrapper.backward')
+    if not (at_loss and at_update):
+        raise RuntimeError('the step never called optim_wrapper.backward and .step')
     with flop_counter() as flops:
         step()
     return TrainingFigures(at_loss[0], memory.peak, flops.get_total_flops(), ops.non_views,
-                           ops.views)
+                           ops.views, ops.non_views - at_update[0])
 
 
 def count_ops(forward: Callable[[], Any]) -> AtenOpCounter:

@@ -36,6 +36,7 @@ def test_training_step_figures_of_a_known_step():
     # forward: exp, mm, sum, the wrapper's loss scaling (div); backward: ones_like, div, mm; SGD's
     # add_. Views: expand, t (in the backward pass) and detach (the gradient stored).
     assert (figures.ops, figures.view_ops) == (8, 3)
+    assert figures.update_ops == 1  # SGD's add_
     assert model.w.grad is None  # the wrapper let the gradient go: nothing left over
 
 

@@ -1,9 +1,10 @@
 """Mixed precision through the toolboxes' Runners.
 
 Every config of ours trains with mmengine's ``AmpOptimWrapper``, as the official trainers trained
-in mixed precision. Here one config per toolbox trains three iterations with that wrapper in
-bfloat16 on the CPU: the Runner's wrapper casts to bfloat16, the backbone's outputs in training
-are bfloat16 (autocast is on around the forward pass), and every loss is finite.
+in mixed precision, and AdamW's fused update (which takes AMP's loss scale as it is). Here one
+config per toolbox trains three iterations with that wrapper in bfloat16 on the CPU: the Runner's
+wrapper casts to bfloat16, the backbone's outputs in training are bfloat16 (autocast is on around
+the forward pass), and every loss is finite.
 
 mmengine's ``AmpOptimWrapper`` refuses to be built without a GPU, by one assert on the device;
 its autocast context takes the CPU (CPU autocast casts to bfloat16 only) and its loss scaler,
@@ -34,11 +35,12 @@ TOOLBOXES = ('mmpretrain', 'mmpose', 'mmseg', 'mmdet')
 
 @pytest.mark.parametrize('path', [f'{toolbox}/{name}' for toolbox in TOOLBOXES
                                   for name in configs_of(toolbox)])
-def test_every_config_trains_in_mixed_precision(path):
+def test_every_config_trains_in_mixed_precision_with_fused_adamw(path):
     wrapper = Config.fromfile(CONFIGS / path).optim_wrapper
     assert wrapper.type == 'AmpOptimWrapper'
     assert wrapper.get('loss_scale') == 'dynamic'
     assert wrapper.get('dtype') is None  # float16 on a GPU, as the official trainers
+    assert wrapper.optimizer.type == 'AdamW' and wrapper.optimizer.get('fused') is True
 
 
 def bfloat16_amp(cfg: Config) -> None:
@@ -107,6 +109,7 @@ def test_config_trains_in_bfloat16_with_finite_losses(toolbox, name, request, tm
     run = train_then_validate(cfg, tmp_path, adapt_precision=bfloat16_amp, hooks=[dtypes])
     wrapper = run.runner.optim_wrapper
     assert type(wrapper) is AmpOptimWrapper and wrapper.cast_dtype == torch.bfloat16
+    assert wrapper.optimizer.defaults['fused']
     assert dtypes.dtypes == {torch.bfloat16}
     assert len(run.losses) == ITERATIONS
     assert all(math.isfinite(loss) for loss in run.losses), run.losses
