@@ -51,5 +51,4 @@ def allow_mmengine_checkpoints() -> None:
     """Makes saved ``HistoryBuffer`` objects plain and adds :data:`MMENGINE_CHECKPOINT_GLOBALS`
     to torch's ``weights_only`` allow-list."""
     copyreg.pickle(HistoryBuffer, _reduce_history_buffer)
-    if hasattr(torch.serialization, 'add_safe_globals'):  # torch >= 2.4
-        torch.serialization.add_safe_globals(MMENGINE_CHECKPOINT_GLOBALS)
+    torch.serialization.add_safe_globals(MMENGINE_CHECKPOINT_GLOBALS)
