@@ -15,6 +15,7 @@ detectors call, take float32 only (here they run on float32 copies of their inpu
 mmcv's kernels take float16, the configs' type).
 """
 import math
+from copy import deepcopy
 
 import sys
 
@@ -113,3 +114,28 @@ def test_config_trains_in_bfloat16_with_finite_losses(toolbox, name, request, tm
     assert dtypes.dtypes == {torch.bfloat16}
     assert len(run.losses) == ITERATIONS
     assert all(math.isfinite(loss) for loss in run.losses), run.losses
+
+
+def test_optimizer_state_from_the_unfused_update_resumes_under_the_fused_one():
+    """Work directories trained before the configs took AdamW's fused update resume with it:
+    the loaded state continues as the unfused update would."""
+    torch.manual_seed(0)
+    model, x = torch.nn.Linear(8, 4), torch.randn(16, 8)
+
+    def steps(optimizer, count):
+        for _ in range(count):
+            optimizer.zero_grad()
+            model(x).square().mean().backward()
+            optimizer.step()
+
+    unfused = torch.optim.AdamW(model.parameters(), lr=0.1)
+    steps(unfused, 2)
+    saved = deepcopy((model.state_dict(), unfused.state_dict()))  # (the update is in place)
+    steps(unfused, 2)
+    expected = {k: v.clone() for k, v in model.state_dict().items()}
+    model.load_state_dict(saved[0])
+    fused = torch.optim.AdamW(model.parameters(), lr=0.1, fused=True)
+    fused.load_state_dict(saved[1])
+    steps(fused, 2)
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(value, expected[key])
