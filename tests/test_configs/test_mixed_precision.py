@@ -15,9 +15,8 @@ detectors call, take float32 only (here they run on float32 copies of their inpu
 mmcv's kernels take float16, the configs' type).
 """
 import math
-from copy import deepcopy
-
 import sys
+from copy import deepcopy
 
 import mmcv.ops  # noqa: F401  (imports the modules patched below)
 import pytest
