@@ -1,23 +1,27 @@
 """The benchmark's Markdown report: one row per model, each figure beside its ratios to the
 models it is compared with (the HRNet of the same widths, mmpose's port, our plain layers)."""
-from typing import Dict, List, NamedTuple, Sequence, Tuple
+from typing import Dict, List, NamedTuple, Sequence, Tuple, Union
 
 from .benchmark_models import counterpart
 
 MIB = 2**20
 #: What the ratio columns call the models of each role.
 ROLE_NAMES = {'hrnet': 'HRNet', 'port': 'mmpose port', 'plain': 'plain layers'}
+#: What a ratio column calls another model's figure that it divides by.
+OTHER_FIGURES = {'inference_s': 'as built'}
 
 
 class Column(NamedTuple):
     """A figure of the results (``key``), shown divided by ``scale`` with ``digits`` decimals,
     then its ratio to the model of each role in ``against``: this model's figure over the other's
-    or, for a time (``speed``), the other's over this one's (above 1: this one is faster)."""
+    or, for a time (``speed``), the other's over this one's (above 1: this one is faster). A role
+    given as ``(role, other_key)`` divides by that model's figure ``other_key`` instead (its
+    title in :data:`OTHER_FIGURES`)."""
     key: str
     title: str
     scale: float = 1.
     digits: int = 0
-    against: Tuple[str, ...] = ()
+    against: Tuple[Union[str, Tuple[str, str]], ...] = ()
     speed: bool = False
 
 
@@ -34,9 +38,12 @@ OPS = [
     Column('view_ops', 'views, training step'),
     Column('inference_ops', 'aten ops, inference', against=('port', 'plain')),
     Column('inference_view_ops', 'views, inference'),
+    Column('folded_inference_ops', 'aten ops, inference, BN folded', against=('port',)),
 ]
 TIMES = [
     Column('inference_s', 'inference (ms)', 1e-3, 0, ('port', 'hrnet'), speed=True),
+    Column('folded_inference_s', 'inference, BN folded (ms)', 1e-3, 0,
+           ('port', ('port', 'inference_s'), 'hrnet'), speed=True),
     Column('compiled_inference_s', 'compiled inference (ms)', 1e-3, 0, ('port', 'hrnet'),
            speed=True),
     Column('train_step_s', 'training step (ms)', 1e-3, 0, ('port', 'hrnet', 'plain'),
@@ -67,19 +74,30 @@ NOTES = [
     'and backward passes (loss scaling included) and the optimizer update, which follows the '
     "config's optimizer: ours take AdamW's fused update (one kernel per parameter tensor), "
     "mmpose's the per-parameter loop (about a dozen per tensor). Inference is the network "
-    'forward pass (`mode="tensor"`) in eval mode.',
+    'forward pass (`mode="tensor"`) in eval mode; BN folded: the same with every BatchNorm '
+    "folded into the convolution before it (mmcv's `fuse_conv_bn`, as a deployment does; each "
+    "model's folded outputs are checked against its own), the other model folded too unless "
+    'the column says "as built".',
     'Times: medians, the models taking turns in one process; speed ratios are the other '
     "model's time over this one's (above 1: this one is faster). Compiled: `torch.compile` "
     '(inductor, default settings).',
 ]
 
 
-def _ratio(results: Dict[str, dict], name: str, column: Column, role: str) -> str:
+def _ratio(results: Dict[str, dict], name: str, column: Column,
+           role: Union[str, Tuple[str, str]]) -> str:
+    role, other_key = role if isinstance(role, tuple) else (role, column.key)
     other = counterpart(name, role)
-    if other in (None, name) or other not in results or column.key not in results[other]:
+    if other in (None, name) or other not in results or other_key not in results[other]:
         return '-'
-    value, reference = results[name][column.key], results[other][column.key]
+    value, reference = results[name][column.key], results[other][other_key]
     return f'{(reference / value if column.speed else value / reference):.2f}x'
+
+
+def _ratio_title(column: Column, role: Union[str, Tuple[str, str]]) -> str:
+    role, other_key = role if isinstance(role, tuple) else (role, column.key)
+    figure = '' if other_key == column.key else f' {OTHER_FIGURES[other_key]}'
+    return f"{'speed ' if column.speed else ''}vs {ROLE_NAMES[role]}{figure}"
 
 
 def table(results: Dict[str, dict], columns: Sequence[Column]) -> List[str]:
@@ -90,8 +108,7 @@ def table(results: Dict[str, dict], columns: Sequence[Column]) -> List[str]:
         return []
     header = ['model']
     for column in columns:
-        header += [column.title] + [
-            f"{'speed ' if column.speed else ''}vs {ROLE_NAMES[role]}" for role in column.against]
+        header += [column.title] + [_ratio_title(column, role) for role in column.against]
     lines = ['| ' + ' | '.join(header) + ' |', '| --- ' * len(header) + '|']
     for name, result in results.items():
         cells = [name]

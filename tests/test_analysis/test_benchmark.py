@@ -36,6 +36,10 @@ def test_command_measures_every_model_and_writes_the_report(tmp_path):
     assert training['HRFormer-T']['vs HRNet'].endswith('x')
     ops = _rows(text, 'aten ops dispatched')
     assert int(ops['HRFormer-T']['aten ops, inference'].replace(',', '')) > 100
+    for row in ops.values():  # folding takes the BatchNorms out of every model
+        folded = int(row['aten ops, inference, BN folded'].replace(',', ''))
+        assert folded < int(row['aten ops, inference'].replace(',', ''))
     times = _rows(text, 'Times')
-    assert set(times['HRFormer-T']) >= {'inference (ms)', 'training step (ms)'}
+    assert set(times['HRFormer-T']) >= {'inference (ms)', 'inference, BN folded (ms)',
+                                        'speed vs mmpose port as built', 'training step (ms)'}
     assert 'compiled inference (ms)' not in times['HRFormer-T']  # no --compile

@@ -25,3 +25,14 @@ def test_report_has_only_the_tables_of_figures_measured():
     # only the columns some model has: of the training figures, the kept bytes
     assert table(RESULTS, TRAINING)[2] == '| HRFormer-S | 600 | 0.60x | 0.30x | 0.50x |'
     assert table(RESULTS, TIMES)[2] == '| HRFormer-S | 500 | 2.00x | - | 0.80x |'
+
+
+def test_a_ratio_can_divide_by_another_figure_of_the_other_model():
+    results = {'HRFormer-S': dict(inference_s=0.6, folded_inference_s=0.5),
+               'mmpose HRFormer-S': dict(inference_s=0.8, folded_inference_s=0.7)}
+    column = Column('folded_inference_s', 'folded (ms)', 1e-3, 0,
+                    ('port', ('port', 'inference_s')), speed=True)
+    rows = table(results, [column])
+    assert rows[0] == '| model | folded (ms) | speed vs mmpose port | speed vs mmpose port as built |'
+    assert rows[2] == '| HRFormer-S | 500 | 1.40x | 1.60x |'
+    assert rows[3] == '| mmpose HRFormer-S | 700 | - | - |'

@@ -20,6 +20,7 @@ from torchvision.models.resnet import Bottleneck
 from mmhrformer.checkpoint.pretrained import load_pretrained_backbone, pretrained_cfg
 from mmhrformer.registry import MODELS
 from ..layers import MultiResolutionModule
+from ..layers.cpu_paths import channels_last_on_cpu
 
 NUM_STREAMS = 4
 
@@ -77,7 +78,8 @@ class HRFormer(BaseModule):
             mmpose's or our key layout), strictly: see :mod:`mmhrformer.checkpoint.pretrained`.
 
     Inputs ``B x in_channels x H x W`` of any size; outputs a tuple of ``B x C_i x H_i x W_i`` for
-    ``i`` in ``out_indices``, with ``H_i = ceil(H / 2^(i+2))`` and ``C_i`` from the arch.
+    ``i`` in ``out_indices``, with ``H_i = ceil(H / 2^(i+2))`` and ``C_i`` from the arch; on the
+    CPU they are stored channels-last (:mod:`~mmhrformer.models.layers.cpu_paths`).
     """
 
     arch_zoo = {'t': _TINY, 'tiny': _TINY, 's': _SMALL, 'small': _SMALL, 'b': _BASE, 'base': _BASE}
@@ -277,7 +279,7 @@ class HRFormer(BaseModule):
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """Args: x: ``B x in_channels x H x W``. Returns: the maps of ``out_indices``."""
         self._check_input(x)
-        streams = [self.stage1(self.stem(x))]
+        streams = [self.stage1(self.stem(channels_last_on_cpu(x)))]
         for stage in range(2, NUM_STREAMS + 1):
             transition = getattr(self, f'transition{stage - 1}')
             inputs = [layer(s) for layer, s in zip(transition, streams)]

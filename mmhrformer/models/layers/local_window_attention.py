@@ -3,11 +3,11 @@ from typing import Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 
 from mmhrformer.registry import MODELS
+from .cpu_paths import scaled_dot_product_attention
 from .windows import merge_windows, partition_windows
 
 
@@ -90,7 +90,7 @@ class LocalWindowAttention(BaseModule):
         qkv = self.qkv(windows).view(num_windows, length, 3, self.num_heads, -1)
         query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each N x heads x L x d
         bias = self.position_bias().to(query.dtype)[None] if self.with_rpe else None
-        out = F.scaled_dot_product_attention(query, key, value, attn_mask=bias)
+        out = scaled_dot_product_attention(query, key, value, bias)
         return self.proj(out.transpose(1, 2).reshape(num_windows, length, channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -207,6 +207,27 @@ def test_unknown_block_type_is_reported():
         HRFormer(TINY_CUSTOM, block_type='Transformer')
 
 
+def test_every_batchnorm_folds_into_the_convolution_before_it():
+    """mmcv's ``fuse_conv_bn`` (what the benchmark's folded inference runs, and a deployment)
+    finds a convolution right before each BatchNorm and keeps the outputs."""
+    from mmcv.cnn import fuse_conv_bn
+    torch.manual_seed(0)
+    model = HRFormer(arch='tiny')
+    for norm in (m for m in model.modules() if isinstance(m, nn.BatchNorm2d)):
+        nn.init.uniform_(norm.weight, 0.5, 1.5)
+        nn.init.normal_(norm.bias)
+        norm.running_mean.normal_()
+        norm.running_var.uniform_(0.5, 2.)
+    model.eval()
+    x = torch.randn(2, 3, 64, 48)
+    with torch.no_grad():
+        expected = model(x)
+        folded = fuse_conv_bn(model)
+        assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
+        for got, want in zip(folded(x), expected):
+            torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+
+
 def test_inference_traces_into_one_torch_compile_graph():
     """torch.compile sees the whole backbone at once: no graph break (e.g. a host call on the
     fused-convolution path) splits it into pieces it optimises separately."""
