@@ -80,10 +80,11 @@ def run_benchmark(names: Sequence[str], size: Size = (256, 192), batch: int = 8,
     """Measures the models ``names``; returns ``{name: {figure: value}}`` with the figures
     ``params`` (of the backbone), ``kept_bytes``, ``peak_bytes``, ``flops``, ``ops`` (not
     views), ``view_ops``, ``update_ops`` and ``model_ops`` (training step: the optimizer's
-    update and the rest), ``inference_ops``, ``inference_view_ops``,
-    ``folded_inference_ops``, ``inference_s``, ``folded_inference_s``, ``train_step_s``; with ``compile`` also ``compiled_inference_s``; on a GPU
-    also ``cuda_peak_bytes``, ``cuda_kernels`` (per training step) and, per precision of
-    :data:`AMP_DTYPES`, ``{precision}_train_step_s`` and ``{precision}_peak_bytes``.
+    update and the rest), ``inference_ops``, ``inference_view_ops``, ``folded_inference_ops``,
+    ``inference_s``, ``folded_inference_s``, ``train_step_s``; with ``compile`` also
+    ``compiled_inference_s``; on a GPU also ``cuda_peak_bytes``, ``cuda_kernels`` (per training
+    step) and, per precision of :data:`AMP_DTYPES`, ``{precision}_train_step_s`` and
+    ``{precision}_peak_bytes``.
     """
     _progress(f'building {", ".join(names)}')
     models = {name: build_pose_model(name, device) for name in names}

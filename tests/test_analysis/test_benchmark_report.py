@@ -33,6 +33,7 @@ def test_a_ratio_can_divide_by_another_figure_of_the_other_model():
     column = Column('folded_inference_s', 'folded (ms)', 1e-3, 0,
                     ('port', ('port', 'inference_s')), speed=True)
     rows = table(results, [column])
-    assert rows[0] == '| model | folded (ms) | speed vs mmpose port | speed vs mmpose port as built |'
+    assert rows[0] == ('| model | folded (ms) | speed vs mmpose port | '
+                       'speed vs mmpose port as built |')
     assert rows[2] == '| HRFormer-S | 500 | 1.40x | 1.60x |'
     assert rows[3] == '| mmpose HRFormer-S | 700 | - | - |'

@@ -11,8 +11,10 @@ docs/benchmark.md. On a GPU neither applies (neither has been measured there).
 - The window attention when a gradient is needed. PyTorch's CPU attention kernel has no gradient
   for an additive bias, so ``F.scaled_dot_product_attention`` falls back to its reference path,
   whose softmax also searches every row for ``-inf`` (three more passes over the ``L x L``
-  weights, forward and backward). A window's logits are never ``-inf``: the attention is written
-  out with the plain softmax instead, as mmpretrain's ``WindowMSA`` does.
+  weights, forward and backward). A window's logits are never ``-inf``: in float32 and float64
+  the attention is written out with the plain softmax instead, as mmpretrain's ``WindowMSA``
+  does. In fp16 and bf16 (autocast) PyTorch's fallback stays: it computes in float32, where
+  scores beyond fp16's range stay finite.
 """
 from typing import Optional
 
@@ -31,9 +33,9 @@ def scaled_dot_product_attention(query: torch.Tensor, key: torch.Tensor, value: 
                                  bias: Optional[torch.Tensor]) -> torch.Tensor:
     """``softmax(q k^T / sqrt(d) + bias) v`` for ``N x heads x L x d`` query, key and value and a
     bias that broadcasts to ``N x heads x L x L`` (or None): ``F.scaled_dot_product_attention``,
-    written out on the CPU where the bias needs a gradient."""
-    if not (query.device.type == 'cpu' and bias is not None and bias.requires_grad
-            and torch.is_grad_enabled()):
+    written out on the CPU where the bias needs a gradient and the query is float32 or float64."""
+    if not (query.device.type == 'cpu' and query.dtype in (torch.float32, torch.float64)
+            and bias is not None and bias.requires_grad and torch.is_grad_enabled()):
         return F.scaled_dot_product_attention(query, key, value, attn_mask=bias)
     logits = (query * query.shape[-1] ** -0.5) @ key.transpose(-2, -1) + bias
     return logits.softmax(dim=-1) @ value

@@ -39,17 +39,22 @@ def test_written_out_attention_has_the_outputs_and_gradients_of_torchs():
         torch.testing.assert_close(got, want)
 
 
-def test_attention_is_written_out_only_where_the_bias_needs_a_gradient():
-    def ops(requires_grad: bool, grad_enabled: bool):
+def test_attention_is_written_out_only_where_the_bias_needs_a_gradient_in_float32_or_64():
+    def ops(requires_grad: bool, grad_enabled: bool, dtype=torch.float64):
+        inputs = [t.detach().to(dtype).requires_grad_(requires_grad)
+                  for t in _attention_inputs(False)]
         with torch.set_grad_enabled(grad_enabled), OpNames() as names:
-            scaled_dot_product_attention(*_attention_inputs(requires_grad))
+            scaled_dot_product_attention(*inputs)
         return names.names
 
-    training = ops(requires_grad=True, grad_enabled=True)
-    assert '_softmax' in training and '_safe_softmax' not in training
+    for dtype in (torch.float32, torch.float64):
+        training = ops(requires_grad=True, grad_enabled=True, dtype=dtype)
+        assert '_softmax' in training and '_safe_softmax' not in training
     for inference in (ops(requires_grad=True, grad_enabled=False),
                       ops(requires_grad=False, grad_enabled=True)):
         assert '_softmax' not in inference, inference  # torch's attention kernel
+    # in half precision torch's fallback, which computes in float32
+    assert '_safe_softmax' in ops(requires_grad=True, grad_enabled=True, dtype=torch.float16)
 
 
 def test_backbone_keeps_its_maps_channels_last_on_the_cpu():
