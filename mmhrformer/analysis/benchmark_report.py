@@ -84,9 +84,14 @@ NOTES = [
 ]
 
 
+def _role_and_key(column: Column, role: Union[str, Tuple[str, str]]) -> Tuple[str, str]:
+    """The role of the other model and the key of its figure that ``column`` divides by."""
+    return role if isinstance(role, tuple) else (role, column.key)
+
+
 def _ratio(results: Dict[str, dict], name: str, column: Column,
            role: Union[str, Tuple[str, str]]) -> str:
-    role, other_key = role if isinstance(role, tuple) else (role, column.key)
+    role, other_key = _role_and_key(column, role)
     other = counterpart(name, role)
     if other in (None, name) or other not in results or other_key not in results[other]:
         return '-'
@@ -95,7 +100,7 @@ def _ratio(results: Dict[str, dict], name: str, column: Column,
 
 
 def _ratio_title(column: Column, role: Union[str, Tuple[str, str]]) -> str:
-    role, other_key = role if isinstance(role, tuple) else (role, column.key)
+    role, other_key = _role_and_key(column, role)
     figure = '' if other_key == column.key else f' {OTHER_FIGURES[other_key]}'
     return f"{'speed ' if column.speed else ''}vs {ROLE_NAMES[role]}{figure}"
 

@@ -2,22 +2,10 @@
 the default path, and taken exactly where the module says."""
 import torch
 import torch.nn.functional as F
-from torch.utils._python_dispatch import TorchDispatchMode
 
+from mmhrformer.analysis.dispatch_counts import AtenOpCounter
 from mmhrformer.models.backbones import HRFormer
 from mmhrformer.models.layers.cpu_paths import channels_last_on_cpu, scaled_dot_product_attention
-
-
-class OpNames(TorchDispatchMode):
-    """The names of the aten ops dispatched while active."""
-
-    def __init__(self):
-        super().__init__()
-        self.names = set()
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        self.names.add(func.overloadpacket.__name__)
-        return func(*args, **(kwargs or {}))
 
 
 def _attention_inputs(requires_grad: bool):
@@ -43,9 +31,9 @@ def test_attention_is_written_out_only_where_the_bias_needs_a_gradient_in_float3
     def ops(requires_grad: bool, grad_enabled: bool, dtype=torch.float64):
         inputs = [t.detach().to(dtype).requires_grad_(requires_grad)
                   for t in _attention_inputs(False)]
-        with torch.set_grad_enabled(grad_enabled), OpNames() as names:
+        with torch.set_grad_enabled(grad_enabled), AtenOpCounter() as counter:
             scaled_dot_product_attention(*inputs)
-        return names.names
+        return {op.overloadpacket.__name__ for op in counter.ops}
 
     for dtype in (torch.float32, torch.float64):
         training = ops(requires_grad=True, grad_enabled=True, dtype=dtype)
